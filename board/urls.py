@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+app_name = "board"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("b/<int:board_id>/", views.board_detail, name="detail"),
+    path("b/<int:board_id>/poll/", views.board_poll, name="poll"),
+    path("b/<int:board_id>/move/", views.ticket_move, name="ticket-move"),
+    path("b/<int:board_id>/tickets/new/", views.ticket_create, name="ticket-create"),
+    path("b/<int:board_id>/columns/<int:column_id>/more/", views.column_more, name="column-more"),
+    path("b/<int:board_id>/t/<int:number>/", views.ticket_detail, name="ticket"),
+    path("b/<int:board_id>/t/<int:number>/comments/", views.comment_add, name="comment-add"),
+    path("b/<int:board_id>/settings/", views.board_settings, name="settings"),
+    path("b/<int:board_id>/settings/<slug:action>/", views.board_settings_action, name="settings-action"),
+    path("b/<int:board_id>/settings/<slug:action>/<int:item_id>/", views.board_settings_action, name="settings-item"),
+]

@@ -1,0 +1,406 @@
+"""Thin views: check the role, call a selector or a service, render.
+
+Status codes the front end relies on: 422 for invalid input (htmx is
+configured to swap it, so errors show next to the field), 409 for a stale
+version, 403 for a role that is too low, 404 for boards you are not on.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from . import selectors, services
+from .forms import (
+    BoardCreateForm, BoardSettingsForm, ColumnDeleteForm, ColumnForm, CommentForm, EpicForm, LabelForm,
+    MemberAddForm, MoveForm, RoleForm, SignupForm, SprintForm, TicketForm, TicketQuickAddForm,
+)
+from .models import Column, Membership, Ticket
+from .permissions import ADMIN, READ, WRITE_CARDS, board_for, can
+
+
+def _errors_to_form(form, error: ValidationError) -> None:
+    for field, messages_ in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages_)
+
+
+def _error_text(error: ValidationError) -> str:
+    if hasattr(error, "message_dict"):
+        return " ".join(m for msgs in error.message_dict.values() for m in msgs)
+    return " ".join(error.messages)
+
+
+def _toast(response, message: str, level: str = "info"):
+    return trigger_client_event(response, "mk:toast", {"message": message, "level": level})
+
+
+def _lanes(request) -> str:
+    lanes = request.GET.get("lanes", "")
+    return lanes if lanes in selectors.SWIMLANES else ""
+
+
+# --- accounts --------------------------------------------------------------
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if not settings.ALLOW_SIGNUP:
+        raise Http404("Sign-up is turned off on this installation.")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.get_username()}. Create a board or ask an owner to add you to one.")
+        return redirect("board:index")
+    return render(request, "registration/signup.html", {"form": form}, status=422 if form.errors else 200)
+
+
+# --- boards ----------------------------------------------------------------
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def index(request):
+    form = BoardCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            board = services.board_create(user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _errors_to_form(form, error)
+        else:
+            return redirect("board:detail", board_id=board.pk)
+    boards = selectors.board_list_for_user(request.user)
+    return render(request, "board/index.html", {"boards": boards, "form": form}, status=422 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def board_detail(request, board_id):
+    board, membership = board_for(request.user, board_id)
+    filters = selectors.ticket_filter(board, request.GET)
+    lanes = _lanes(request)
+    page = selectors.board_page(board, filters, lanes)
+    return render(request, "board/board.html", {
+        "page": page, "board": board, "membership": membership, "filters": filters, "lanes": lanes,
+        "can_edit": can(membership, WRITE_CARDS), "is_owner": can(membership, ADMIN),
+        "qs": selectors.filter_querystring(request.GET), "add_form": TicketQuickAddForm(),
+        "poll_interval": settings.BOARD_POLL_INTERVAL_MS, "kinds": Ticket.Kind.choices,
+    })
+
+
+@login_required
+@require_GET
+def column_more(request, board_id, column_id):
+    """The next page of a column, fetched when its sentinel scrolls into view."""
+    board, membership = board_for(request.user, board_id)
+    filters = selectors.ticket_filter(board, request.GET)
+    try:
+        column = board.columns.get(pk=column_id)
+    except Column.DoesNotExist:
+        raise Http404("No such column.") from None
+    after = request.GET.get("after", "")[:64]
+    lane_key = request.GET.get("lane", "")[:20]
+    cards, has_more = selectors.column_cards_after(board, filters, column.pk, after, _lanes(request), lane_key)
+    return render(request, "board/_more.html", {
+        "cards": cards, "has_more": has_more, "column": column, "board": board, "lane_key": lane_key,
+        "qs": selectors.filter_querystring(request.GET), "can_edit": can(membership, WRITE_CARDS),
+        "last_rank": cards[-1].rank if cards else after,
+    })
+
+
+@login_required
+@require_GET
+def board_poll(request, board_id):
+    """204 while the board is unchanged; otherwise the changed cards as HTML
+    snippets with their place (column, lane, rank), so the client re-renders
+    only those. A changed layout tells the client to reload."""
+    board, membership = board_for(request.user, board_id)
+    try:
+        since = int(request.GET.get("v", ""))
+    except ValueError:
+        return HttpResponse("The board version must be a number.", status=400, content_type="text/plain")
+    if board.version == since:
+        return HttpResponse(status=204)
+    try:
+        layout = int(request.GET.get("layout", board.layout_version))
+    except ValueError:
+        layout = -1
+    if layout != board.layout_version:
+        return JsonResponse({"version": board.version, "layout_version": board.layout_version, "reload": True})
+    filters = selectors.ticket_filter(board, request.GET)
+    changes = selectors.board_changes(board, since, filters)
+    lane_field = {"assignee": "assignee_id", "epic": "epic_id"}.get(_lanes(request))
+    can_edit = can(membership, WRITE_CARDS)
+    cards = []
+    for card in changes.cards:
+        lane = "" if not lane_field else (str(getattr(card, lane_field)) if getattr(card, lane_field) else "none")
+        cards.append({
+            "id": card.pk, "column": card.column_id, "lane": lane, "rank": card.rank,
+            "html": render_to_string("board/_card.html", {"card": card, "can_edit": can_edit, "board": board}, request),
+        })
+    return JsonResponse({
+        "version": changes.version, "layout_version": changes.layout_version, "reload": False,
+        "cards": cards, "gone": changes.gone, "counts": {str(k): v for k, v in changes.counts.items()},
+    })
+
+
+@login_required
+@require_POST
+def ticket_move(request, board_id):
+    board, membership = board_for(request.user, board_id, needs=WRITE_CARDS)
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        return HttpResponse(f"This move was not understood ({message}).", status=422, content_type="text/plain")
+    d = form.cleaned_data
+    try:
+        result = services.ticket_move(
+            board=board, actor=request.user, ticket_id=d["ticket"], expected_version=d["version"],
+            to_column_id=d["column"], after_id=d["after"], before_id=d["before"], position=d["position"] or None,
+        )
+    except services.Conflict as error:
+        return HttpResponse(str(error), status=409, content_type="text/plain")
+    except services.MoveRefused as error:
+        return HttpResponse(str(error), status=409, content_type="text/plain")
+    except ValidationError as error:
+        return HttpResponse(_error_text(error), status=422, content_type="text/plain")
+    if not request.htmx:
+        return redirect(reverse("board:detail", args=[board.pk]))
+    ticket = selectors.ticket_detail(board, result.ticket.number)
+    response = render(request, "board/_card.html", {"card": ticket, "can_edit": True, "board": board})
+    trigger_client_event(response, "mk:changed", {})
+    if result.warning:
+        _toast(response, result.warning, "warning")
+    return response
+
+
+@login_required
+@require_POST
+def ticket_create(request, board_id):
+    board, membership = board_for(request.user, board_id, needs=WRITE_CARDS)
+    form = TicketQuickAddForm(request.POST)
+    column = None
+    if form.is_valid() and form.cleaned_data.get("column"):
+        column = board.columns.filter(pk=form.cleaned_data["column"]).first()
+        if column is None:
+            form.add_error("column", "That column is not on this board.")
+    if not form.is_valid():
+        message = " ".join(m for msgs in form.errors.values() for m in msgs)
+        if request.htmx:
+            return _toast(HttpResponse(status=204), f"The card was not added: {message}", "error")
+        messages.error(request, f"The card was not added: {message}")
+        return redirect("board:detail", board_id=board.pk)
+    data = services.TicketInput(title=form.cleaned_data["title"], kind=form.cleaned_data["kind"])
+    ticket = services.ticket_create(board=board, actor=request.user, data=data, column=column)
+    if request.htmx:
+        response = HttpResponse(status=204)
+        trigger_client_event(response, "mk:changed", {})
+        return _toast(response, f"Added {ticket.key}.", "success")
+    return redirect("board:detail", board_id=board.pk)
+
+
+def _ticket_or_404(board, number):
+    try:
+        return selectors.ticket_detail(board, int(number))
+    except (Ticket.DoesNotExist, ValueError):
+        raise Http404("No such card on this board.") from None
+
+
+def _ticket_context(request, board, membership, ticket, form=None, comment_form=None, notice=""):
+    return {
+        "board": board, "ticket": ticket, "membership": membership,
+        "can_edit": can(membership, WRITE_CARDS),
+        "form": form or TicketForm(initial=TicketForm.initial_for(ticket), board=board),
+        "comment_form": comment_form or CommentForm(), "notice": notice,
+        "columns": board.columns.all(),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ticket_detail(request, board_id, number):
+    """The card: a modal over the board with htmx, a page of its own without."""
+    needs = WRITE_CARDS if request.method == "POST" else READ
+    board, membership = board_for(request.user, board_id, needs=needs)
+    ticket = _ticket_or_404(board, number)
+    template = "board/_ticket_modal.html" if request.htmx else "board/ticket_page.html"
+    if request.method == "GET":
+        return render(request, template, _ticket_context(request, board, membership, ticket))
+
+    form = TicketForm(request.POST, board=board)
+    if form.is_valid():
+        try:
+            services.ticket_update(
+                ticket_id=ticket.pk, board=board, actor=request.user,
+                expected_version=form.cleaned_data["version"], data=form.to_input(),
+            )
+        except services.Conflict as error:
+            fresh = _ticket_or_404(board, number)
+            context = _ticket_context(request, board, membership, fresh, notice=str(error))
+            return render(request, template, context, status=409)
+        except ValidationError as error:
+            _errors_to_form(form, error)
+        else:
+            if not request.htmx:
+                messages.success(request, f"Saved {ticket.key}.")
+                return redirect("board:ticket", board_id=board.pk, number=ticket.number)
+            fresh = _ticket_or_404(board, number)
+            response = render(request, template, _ticket_context(request, board, membership, fresh, notice="Saved."))
+            trigger_client_event(response, "mk:changed", {})
+            return response
+    return render(request, template, _ticket_context(request, board, membership, ticket, form=form), status=422)
+
+
+@login_required
+@require_POST
+def comment_add(request, board_id, number):
+    board, membership = board_for(request.user, board_id, needs=WRITE_CARDS)
+    ticket = _ticket_or_404(board, number)
+    form = CommentForm(request.POST)
+    status = 200
+    if form.is_valid():
+        try:
+            services.comment_add(board=board, ticket_id=ticket.pk, author=request.user, body=form.cleaned_data["body"])
+        except ValidationError as error:
+            _errors_to_form(form, error)
+            status = 422
+        else:
+            form = CommentForm()
+            ticket = _ticket_or_404(board, number)
+    else:
+        status = 422
+    if not request.htmx:
+        if status == 200:
+            return redirect("board:ticket", board_id=board.pk, number=ticket.number)
+        return render(request, "board/ticket_page.html",
+                      _ticket_context(request, board, membership, ticket, comment_form=form), status=status)
+    response = render(request, "board/_comments.html",
+                      _ticket_context(request, board, membership, ticket, comment_form=form), status=status)
+    return trigger_client_event(response, "mk:changed", {}) if status == 200 else response
+
+
+# --- board settings (owners) -------------------------------------------------
+
+SETTINGS_FORMS = {
+    "board": BoardSettingsForm, "member_add": MemberAddForm, "column_add": ColumnForm,
+    "label_add": LabelForm, "epic_add": EpicForm, "sprint_add": SprintForm,
+}
+
+
+def _settings_context(board, membership, bound=None, bound_name=None):
+    forms_ = {
+        "board": BoardSettingsForm(initial={"name": board.name, "key": board.key, "wip_mode": board.wip_mode}),
+        "member_add": MemberAddForm(), "column_add": ColumnForm(), "label_add": LabelForm(),
+        "epic_add": EpicForm(initial={"color": "#7c3aed"}), "sprint_add": SprintForm(),
+    }
+    if bound is not None:
+        forms_[bound_name] = bound
+    columns = list(board.columns.all())
+    counts = {c.pk: c.tickets.count() for c in columns}
+    return {
+        "board": board, "membership": membership, "forms": forms_, "columns": columns, "counts": counts,
+        "members": board.memberships.select_related("user").order_by("user__username"),
+        "labels": board.labels.all(), "epics": board.epics.all(), "sprints": board.sprints.all(),
+        "roles": Membership.Role.choices, "categories": Column.Category.choices,
+        "is_owner": can(membership, ADMIN),
+    }
+
+
+@login_required
+@require_GET
+def board_settings(request, board_id):
+    board, membership = board_for(request.user, board_id, needs=ADMIN)
+    return render(request, "board/settings.html", _settings_context(board, membership))
+
+
+@login_required
+@require_POST
+def board_settings_action(request, board_id, action, item_id=None):
+    """Every owner action on the settings page: one service call each.
+
+    Success redirects back with a message; invalid input re-renders the page
+    with the error next to the form that was sent (422)."""
+    board, membership = board_for(request.user, board_id, needs=ADMIN)
+    form_class = SETTINGS_FORMS.get(action)
+    form = form_class(request.POST) if form_class else None
+    if form is not None and not form.is_valid():
+        context = _settings_context(board, membership, bound=form, bound_name=action)
+        return render(request, "board/settings.html", context, status=422)
+    try:
+        message = _run_settings_action(request, board, action, item_id, form.cleaned_data if form else {})
+    except ValidationError as error:
+        if form is not None:
+            _errors_to_form(form, error)
+            context = _settings_context(board, membership, bound=form, bound_name=action)
+        else:
+            context = _settings_context(board, membership)
+            context["action_error"] = _error_text(error)
+            context["action_error_item"] = f"{action}:{item_id}"
+        return render(request, "board/settings.html", context, status=422)
+    except ObjectDoesNotExist:
+        raise Http404("No such item on this board.") from None
+    messages.success(request, message)
+    return redirect("board:settings", board_id=board.pk)
+
+
+def _int(value, field):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationError({field: "Choose an item from the list."}) from None
+
+
+def _run_settings_action(request, board, action, item_id, d) -> str:
+    post = request.POST
+    if action == "board":
+        services.board_update(board=board, **d)
+        return "Board settings saved."
+    if action == "member_add":
+        m = services.membership_add(board=board, identifier=d["identifier"], role=d["role"])
+        return f"Added {m.user.get_username()} as {m.get_role_display().lower()}."
+    if action == "member_role":
+        form = RoleForm(post)
+        if not form.is_valid():
+            raise ValidationError({"role": "Choose owner, member or viewer."})
+        m = services.membership_change_role(board=board, membership_id=item_id, role=form.cleaned_data["role"])
+        return f"{m.user.get_username()} is now {m.get_role_display().lower()}."
+    if action == "member_remove":
+        services.membership_remove(board=board, membership_id=item_id)
+        return "Member removed."
+    if action == "column_add":
+        c = services.column_create(board=board, **d)
+        return f"Column “{c.name}” added."
+    if action == "column_update":
+        form = ColumnForm(post)
+        if not form.is_valid():
+            raise ValidationError({k: v for k, v in form.errors.items()})
+        c = services.column_update(board=board, column_id=item_id, **form.cleaned_data)
+        return f"Column “{c.name}” saved."
+    if action in ("column_left", "column_right"):
+        services.column_shift(board=board, column_id=item_id, offset=-1 if action == "column_left" else 1)
+        return "Column moved."
+    if action == "column_delete":
+        form = ColumnDeleteForm(post)
+        if not form.is_valid():
+            raise ValidationError({"move_to": "Choose where the cards go."})
+        services.column_delete(board=board, column_id=item_id, actor=request.user, move_to_id=form.cleaned_data["move_to"])
+        return "Column deleted."
+    if action == "label_add":
+        services.label_create(board=board, **d)
+        return "Label added."
+    if action == "label_delete":
+        services.label_delete(board=board, label_id=_int(item_id, "label"))
+        return "Label deleted."
+    if action == "epic_add":
+        services.epic_create(board=board, **d)
+        return "Epic added."
+    if action == "sprint_add":
+        services.sprint_create(board=board, **d)
+        return "Sprint added."
+    raise Http404("Unknown action.")
+
