@@ -24,6 +24,8 @@ def membership_for(user, board_id) -> Membership:
         board_id = int(board_id)
     except (TypeError, ValueError):
         raise Http404("No such board.") from None
+    if not 0 < board_id < 2**63:  # out of range for the database (SQLite raises OverflowError)
+        raise Http404("No such board.")
     membership = (
         Membership.objects.select_related("board").filter(board_id=board_id, user=user).first()
     )

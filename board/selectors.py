@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from urllib.parse import urlencode
 
 import django_filters
@@ -36,7 +37,8 @@ class TicketFilter(django_filters.FilterSet):
     assignee = django_filters.CharFilter(method="by_assignee", label="Assignee")
     label = django_filters.CharFilter(method="by_label", label="Label")
     kind = django_filters.ChoiceFilter(choices=Ticket.Kind.choices, label="Kind")
-    epic = django_filters.NumberFilter(field_name="epic_id", label="Epic")
+    # Bounded: an id out of the database's range is an invalid filter, not an OverflowError.
+    epic = django_filters.NumberFilter(field_name="epic_id", label="Epic", min_value=1, max_value=2**63 - 1)
     blocked = django_filters.BooleanFilter(field_name="blocked", label="Blocked only")
 
     class Meta:
@@ -85,7 +87,7 @@ def _lane_field(lanes: str) -> str | None:
 @dataclass
 class Cell:
     column: Column
-    cards: list = field(default_factory=list)
+    cards: list = dc_field(default_factory=list)
     has_more: bool = False
     lane_key: str = ""
 
@@ -224,6 +226,51 @@ def ticket_detail(board: Board, number: int) -> Ticket:
         )
         .get(board=board, number=number)
     )
+
+
+FIELD_NAMES = {
+    "title": "title", "description": "description", "kind": "kind", "points": "points",
+    "assignee": "assignee", "labels": "labels", "epic": "epic", "sprint": "sprint",
+    "timebox_days": "timebox", "blocked": "blocked", "blocked_reason": "blocked reason", "column": "column",
+}
+
+
+@dataclass
+class HistoryEntry:
+    actor: object
+    at: object
+    kind: str  # created | column | rank | comment | change
+    field: str = ""
+    old: str = ""
+    new: str = ""
+    details: list = dc_field(default_factory=list)
+
+
+def ticket_history(ticket: Ticket) -> list[HistoryEntry]:
+    """The card's history, newest first, for people: the values a ticket was
+    created with fold into its "created" line (they are separate events so
+    that replaying the history rebuilds the ticket)."""
+    events = sorted(ticket.events.all(), key=lambda e: (e.at, e.pk))
+    entries: list[HistoryEntry] = []
+    created = None
+    for e in events:
+        if e.field == "created":
+            created = HistoryEntry(e.actor, e.at, "created")
+            entries.append(created)
+            continue
+        if created is not None and e.at == created.at and e.old is None:
+            if e.field == "column":
+                created.new = e.new_display
+            elif e.field not in ("title", "description") and (e.field, e.new) not in (("blocked", "False"), ("timebox_days", "3")):
+                created.details.append(f"{FIELD_NAMES.get(e.field, e.field)}: {e.new_display}")
+            continue
+        created = None
+        if e.field in ("column", "rank", "comment"):
+            entries.append(HistoryEntry(e.actor, e.at, e.field, old=e.old_display, new=e.new_display))
+        else:
+            entries.append(HistoryEntry(e.actor, e.at, "change", FIELD_NAMES.get(e.field, e.field),
+                                        e.old_display, e.new_display))
+    return entries[::-1]
 
 
 def ticket_state_from_events(ticket_id: int) -> dict:

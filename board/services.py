@@ -461,7 +461,7 @@ def ticket_update(*, ticket_id: int, board: Board, actor, expected_version: int,
     ticket.save()
     TicketEvent.objects.bulk_create(
         _event(ticket, actor, field, old[0], new[0], old[1], new[1], at=now, board_version=version)
-        for field, old, new in changes
+        for field, old, new in changes if field != "epic"
     )
     return ticket
 
@@ -507,12 +507,14 @@ def ticket_move(
                     raise MoveRefused(f"“{target.name}” is at its WIP limit ({count}/{target.wip_limit}). Finish something there first.")
                 warning = f"“{target.name}” is now over its WIP limit ({count + 1}/{target.wip_limit})."
         prev_key, next_key = _neighbour_keys(ticket, target, after_id, before_id, position)
+        if not changes_column and (prev_key is None or prev_key < ticket.rank) and (
+            next_key is None or ticket.rank < next_key
+        ):
+            return MoveResult(ticket, 0)  # dropped where it was: nothing to record
         rows = 0
         new_rank = generate_key_between(prev_key, next_key)
         if len(new_rank) > settings.RANK_MAX_LENGTH:
             new_rank, rows = _rebalance(target, ticket, prev_key)
-        if new_rank == ticket.rank and not changes_column:
-            return MoveResult(ticket, 0)  # dropped where it was: nothing to record
         version = _bump(board)
         now = timezone.now()
         old_column, old_rank = ticket.column, ticket.rank
@@ -577,13 +579,16 @@ def _rebalance(column: Column, moving: Ticket, prev_key: str | None) -> tuple[st
     insert_at = 0 if prev_key is None else next(i + 1 for i, t in enumerate(others) if t.rank == prev_key)
     keys = generate_n_keys_between(None, None, len(others) + 1)
     new_key = keys.pop(insert_at)
+    # A card moving within the column still holds its old key, which may be
+    # one of the new keys: park it too (it gets new_key when it is saved).
+    parked = Ticket.objects.filter(pk=moving.pk, column=column).update(rank="~")
     for i, t in enumerate(others):
         t.rank = f"~{i}"
     Ticket.objects.bulk_update(others, ["rank"], batch_size=500)
     for t, key in zip(others, keys):
         t.rank = key
     Ticket.objects.bulk_update(others, ["rank"], batch_size=500)
-    return new_key, 2 * len(others)
+    return new_key, 2 * len(others) + parked
 
 
 @transaction.atomic

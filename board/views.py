@@ -105,6 +105,8 @@ def column_more(request, board_id, column_id):
         raise Http404("No such column.") from None
     after = request.GET.get("after", "")[:64]
     lane_key = request.GET.get("lane", "")[:20]
+    if lane_key not in ("", "none") and not (lane_key.isascii() and lane_key.isdigit() and int(lane_key) < 2**63):
+        return HttpResponse("The lane must be a user or epic id, or none.", status=400, content_type="text/plain")
     cards, has_more = selectors.column_cards_after(board, filters, column.pk, after, _lanes(request), lane_key)
     return render(request, "board/_more.html", {
         "cards": cards, "has_more": has_more, "column": column, "board": board, "lane_key": lane_key,
@@ -192,7 +194,8 @@ def ticket_create(request, board_id):
     if not form.is_valid():
         message = " ".join(m for msgs in form.errors.values() for m in msgs)
         if request.htmx:
-            return _toast(HttpResponse(status=204), f"The card was not added: {message}", "error")
+            response = HttpResponse(f"The card was not added: {message}", status=422, content_type="text/plain")
+            return _toast(response, f"The card was not added: {message}", "error")
         messages.error(request, f"The card was not added: {message}")
         return redirect("board:detail", board_id=board.pk)
     data = services.TicketInput(title=form.cleaned_data["title"], kind=form.cleaned_data["kind"])
@@ -217,7 +220,7 @@ def _ticket_context(request, board, membership, ticket, form=None, comment_form=
         "can_edit": can(membership, WRITE_CARDS),
         "form": form or TicketForm(initial=TicketForm.initial_for(ticket), board=board),
         "comment_form": comment_form or CommentForm(), "notice": notice,
-        "columns": board.columns.all(),
+        "columns": board.columns.all(), "history": selectors.ticket_history(ticket),
     }
 
 

@@ -1,0 +1,213 @@
+// The live board: drag and drop (SortableJS, posted through htmx), the
+// keyboard move menu, and polling the board version for others' changes.
+(function () {
+  "use strict";
+  const board = document.getElementById("board");
+  if (!board) return;
+
+  const state = {
+    version: Number(board.dataset.version),
+    layout: Number(board.dataset.layout),
+    dragging: false,
+    polling: false,
+    again: false,
+  };
+  const editable = !board.classList.contains("read-only");
+  const moveUrl = board.dataset.moveUrl;
+  const pollUrl = board.dataset.pollUrl;
+  const qs = board.dataset.qs;
+  const toast = (m, l) => window.mk && window.mk.toast(m, l);
+
+  // --- moves -------------------------------------------------------------
+  function neighbours(item) {
+    let prev = item.previousElementSibling, next = item.nextElementSibling;
+    while (prev && !prev.classList.contains("card")) prev = prev.previousElementSibling;
+    while (next && !next.classList.contains("card")) next = next.nextElementSibling;
+    return { after: prev ? prev.dataset.id : "", before: next ? next.dataset.id : "" };
+  }
+
+  // One POST per move. On a refusal (409 stale or WIP, 422 invalid) the card
+  // springs back and the message shows; otherwise the answer is the card.
+  function postMove(card, values, revert) {
+    card.classList.add("is-saving");
+    const onBeforeSwap = (e) => {
+      if (e.detail.elt !== card) return;
+      card.removeEventListener("htmx:beforeSwap", onBeforeSwap);
+      const xhr = e.detail.xhr;
+      if (xhr.status >= 400) {
+        e.detail.shouldSwap = false;
+        e.detail.isError = false; // handled here, not by the generic handler
+        if (revert) revert();
+        card.classList.remove("is-saving");
+        toast(xhr.status === 403 ? "You cannot move cards on this board." : (xhr.responseText || "The move was refused."), "error");
+        pollNow();
+      }
+    };
+    card.addEventListener("htmx:beforeSwap", onBeforeSwap);
+    return htmx.ajax("POST", moveUrl, {
+      source: card, target: card, swap: "outerHTML",
+      values: Object.assign({ ticket: card.dataset.id, version: card.dataset.version }, values),
+    }).catch(() => { if (revert) revert(); card.classList.remove("is-saving"); });
+  }
+
+  function initSortable(list) {
+    if (!editable || list._sortable) return;
+    const lane = list.dataset.lane || "";
+    list._sortable = new Sortable(list, {
+      group: "lane-" + lane,
+      draggable: ".card",
+      filter: ".more, button, input, select",
+      preventOnFilter: false,
+      animation: 120,
+      ghostClass: "card-ghost",
+      onStart: (evt) => {
+        state.dragging = true;
+        evt.item._origin = { from: evt.from, next: evt.item.nextElementSibling };
+      },
+      onEnd: (evt) => {
+        state.dragging = false;
+        const card = evt.item;
+        const origin = card._origin;
+        if (evt.from === evt.to && evt.oldIndex === evt.newIndex) return;
+        const revert = () => origin.from.insertBefore(card, origin.next && origin.next.parentNode === origin.from ? origin.next : null);
+        postMove(card, Object.assign({ column: evt.to.dataset.column }, neighbours(card)), revert);
+        refreshEmpty();
+      },
+    });
+  }
+
+  // --- the keyboard menu ---------------------------------------------------
+  const menu = document.getElementById("move-menu");
+  let menuCard = null, menuOpener = null;
+
+  function openMenu(button) {
+    menuCard = button.closest(".card");
+    menuOpener = button;
+    menu.querySelector(".move-menu-title").textContent = "Move " + menuCard.dataset.key;
+    menu.querySelectorAll("[data-to-column]").forEach((b) => { b.hidden = b.dataset.toColumn === menuCard.dataset.column; });
+    const r = button.getBoundingClientRect();
+    menu.style.top = (window.scrollY + r.bottom + 4) + "px";
+    menu.style.left = Math.min(window.scrollX + r.left, window.scrollX + window.innerWidth - 240) + "px";
+    menu.hidden = false;
+    menu.querySelector("button:not([hidden])").focus();
+  }
+  function closeMenu(restoreFocus) {
+    menu.hidden = true;
+    if (restoreFocus && menuOpener && document.body.contains(menuOpener)) menuOpener.focus();
+    menuCard = null;
+  }
+  function focusCardMenu(id) {
+    const btn = document.querySelector("#card-" + id + " .card-move");
+    if (btn) btn.focus();
+  }
+
+  if (menu) {
+    document.addEventListener("click", (e) => {
+      const opener = e.target.closest(".card-move");
+      if (opener) { e.preventDefault(); openMenu(opener); return; }
+      const item = e.target.closest("#move-menu button");
+      if (item && menuCard) {
+        const card = menuCard, id = card.dataset.id;
+        const values = item.dataset.toColumn
+          ? { column: item.dataset.toColumn, position: "bottom" }
+          : { column: card.dataset.column, position: item.dataset.position };
+        closeMenu(false);
+        postMove(card, values, null).then(() => pollNow().then(() => focusCardMenu(id)));
+        return;
+      }
+      if (!menu.hidden && !e.target.closest("#move-menu")) closeMenu(false);
+    });
+    menu.addEventListener("keydown", (e) => {
+      const items = Array.from(menu.querySelectorAll("button:not([hidden])"));
+      const i = items.indexOf(document.activeElement);
+      if (e.key === "Escape") { e.preventDefault(); closeMenu(true); }
+      else if (e.key === "ArrowDown") { e.preventDefault(); items[(i + 1) % items.length].focus(); }
+      else if (e.key === "ArrowUp") { e.preventDefault(); items[(i - 1 + items.length) % items.length].focus(); }
+      else if (e.key === "Tab") { closeMenu(false); }
+    });
+  }
+
+  // --- live updates --------------------------------------------------------
+  function placeCard(html, info) {
+    const old = document.getElementById("card-" + info.id);
+    const wasFocused = old && old.contains(document.activeElement);
+    if (old) old.remove();
+    const list = board.querySelector('.cards[data-column="' + info.column + '"][data-lane="' + info.lane + '"]');
+    if (!list) return false;
+    const tpl = document.createElement("template");
+    tpl.innerHTML = html.trim();
+    const card = tpl.content.firstElementChild;
+    let before = null;
+    for (const el of list.children) {
+      if (el.classList.contains("more")) { before = el; break; }
+      if (el.classList.contains("card") && el.dataset.rank > info.rank) { before = el; break; }
+    }
+    // Past the loaded part of a long column: it shows up when scrolled to.
+    if (before && before.classList.contains("more")) return true;
+    list.insertBefore(card, before);
+    htmx.process(card);
+    if (wasFocused) focusCardMenu(info.id);
+    return true;
+  }
+
+  function applyCounts(counts) {
+    board.querySelectorAll("[data-column-head]").forEach((head) => {
+      const id = head.dataset.columnHead, n = counts[id] || 0, wip = Number(head.dataset.wip || 0);
+      head.querySelector(".count").textContent = wip ? n + " / " + wip : String(n);
+      head.classList.toggle("over-wip", !!wip && n > wip);
+      head.classList.toggle("at-wip", !!wip && n === wip);
+    });
+  }
+
+  function refreshEmpty() {
+    board.querySelectorAll(".cards").forEach((list) => {
+      list.parentElement.classList.toggle("is-empty", !list.querySelector(".card, .more"));
+    });
+  }
+
+  function pollNow() {
+    if (state.polling) { state.again = true; return Promise.resolve(); }
+    if (state.dragging || document.querySelector("#board .is-saving")) return Promise.resolve();
+    state.polling = true;
+    const url = pollUrl + "?v=" + state.version + "&layout=" + state.layout + (qs ? "&" + qs : "");
+    return fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then((r) => (r.status === 200 ? r.json() : null))
+      .then((data) => {
+        if (!data || state.dragging) return;
+        if (data.reload) {
+          if (!document.querySelector("dialog.modal[open]")) window.location.reload();
+          return;
+        }
+        let complete = true;
+        data.gone.forEach((id) => { const el = document.getElementById("card-" + id); if (el) el.remove(); });
+        data.cards.forEach((c) => { if (!placeCard(c.html, c)) complete = false; });
+        applyCounts(data.counts);
+        refreshEmpty();
+        state.version = data.version;
+        if (!complete) window.location.reload(); // e.g. a new swimlane appeared
+      })
+      .catch(() => {})
+      .finally(() => {
+        state.polling = false;
+        if (state.again) { state.again = false; pollNow(); }
+      });
+  }
+
+  document.body.addEventListener("mk:changed", () => pollNow());
+  setInterval(pollNow, Number(board.dataset.pollMs) || 1500);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) pollNow(); });
+
+  // Filters apply as soon as they change; they live in the URL.
+  const filters = document.getElementById("filters");
+  if (filters) {
+    filters.addEventListener("change", (e) => { if (e.target.name !== "q") filters.requestSubmit(); });
+  }
+
+  htmx.onLoad((root) => {
+    (root.matches && root.matches(".cards") ? [root] : root.querySelectorAll ? root.querySelectorAll(".cards") : [])
+      .forEach(initSortable);
+  });
+  document.querySelectorAll("#board .cards").forEach(initSortable);
+  refreshEmpty();
+  window.mk = Object.assign(window.mk || {}, { pollNow: pollNow, boardState: state });
+})();

@@ -1,0 +1,186 @@
+"""The board in a real browser: Debian's chromium driven by Playwright against
+a live server. These cover what only a browser can show: drag and drop,
+live updates between two people, escaping, and the keyboard."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from board.models import Board, Column, Ticket
+from tests.factories import make_ticket
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-for-tests"
+
+
+def sign_in(page, live_server, username):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
+
+
+def open_board(page, live_server, board):
+    page.goto(f"{live_server.url}/b/{board.pk}/")
+    expect(page.locator("#board")).to_be_visible()
+
+
+def column_list(page, column):
+    return page.locator(f'.cards[data-column="{column.pk}"]')
+
+
+def test_signing_in_shows_the_boards_i_belong_to(page, live_server, board, charlie):
+    sign_in(page, live_server, "bob")
+    expect(page.get_by_role("link", name=board.name)).to_be_visible()
+    page.click(f"text={board.name}")
+    expect(page.locator(".column-head h2")).to_have_text(
+        ["Backlog", "Whiteboarding", "Implementation", "Code review", "Done"]
+    )
+
+
+def test_a_dragged_card_stays_after_reload_and_a_second_viewer_sees_it_within_3s(
+    browser, live_server, board, columns, alice, bob
+):
+    backlog, implementation = columns[0], columns[2]
+    card = make_ticket(board, alice, title="Tune learning rate schedule")
+    make_ticket(board, alice, title="Fix leakage in target encoding")
+
+    mover = browser.new_context().new_page()
+    watcher = browser.new_context().new_page()
+    sign_in(mover, live_server, "bob")
+    sign_in(watcher, live_server, "alice")
+    open_board(mover, live_server, board)
+    open_board(watcher, live_server, board)
+    expect(column_list(watcher, backlog).locator(f"#card-{card.pk}")).to_be_visible()
+
+    mover.locator(f"#card-{card.pk} .card-title").drag_to(column_list(mover, implementation))
+
+    # The second person's board follows within 3 seconds, without a reload.
+    expect(column_list(watcher, implementation).locator(f"#card-{card.pk}")).to_be_visible(timeout=3000)
+    expect(column_list(watcher, backlog).locator(f"#card-{card.pk}")).to_have_count(0)
+    expect(watcher.locator(f'[data-count-for="{implementation.pk}"]')).to_have_text("1 / 4")
+
+    card.refresh_from_db()
+    assert card.column_id == implementation.pk
+    mover.reload()
+    expect(column_list(mover, implementation).locator(f"#card-{card.pk}")).to_be_visible()
+
+
+def test_reordering_within_a_column_is_the_same_for_every_viewer(browser, live_server, board, columns, alice):
+    backlog = columns[0]
+    a, b, c = (make_ticket(board, alice, title=t) for t in ("Alpha", "Bravo", "Charlie"))
+    page = browser.new_context().new_page()
+    sign_in(page, live_server, "alice")
+    open_board(page, live_server, board)
+
+    # Backlog: Alpha Bravo Charlie → drop Charlie onto Alpha → Charlie Alpha Bravo
+    page.locator(f"#card-{c.pk} .card-title").drag_to(page.locator(f"#card-{a.pk}"), target_position={"x": 20, "y": 5})
+    expect(column_list(page, backlog).locator(".card-title")).to_have_text(["Charlie", "Alpha", "Bravo"])
+
+    other = browser.new_context().new_page()
+    sign_in(other, live_server, "alice")
+    open_board(other, live_server, board)
+    expect(column_list(other, backlog).locator(".card-title")).to_have_text(["Charlie", "Alpha", "Bravo"])
+    assert list(Ticket.objects.filter(column=backlog).order_by("rank").values_list("title", flat=True)) == [
+        "Charlie", "Alpha", "Bravo",
+    ]
+
+
+def test_a_move_into_a_full_column_springs_back_when_wip_is_hard(page, live_server, board, columns, alice):
+    backlog, whiteboarding = columns[0], columns[1]
+    Board.objects.filter(pk=board.pk).update(wip_mode=Board.WipMode.HARD)
+    Column.objects.filter(pk=whiteboarding.pk).update(wip_limit=1)
+    make_ticket(board, alice, title="Already whiteboarding", column=whiteboarding)
+    card = make_ticket(board, alice, title="Wants to start")
+    sign_in(page, live_server, "alice")
+    open_board(page, live_server, board)
+
+    page.locator(f"#card-{card.pk} .card-title").drag_to(column_list(page, whiteboarding))
+
+    expect(page.locator(".toast-error")).to_contain_text("WIP limit")
+    expect(column_list(page, backlog).locator(f"#card-{card.pk}")).to_be_visible()
+    card.refresh_from_db()
+    assert card.column_id == backlog.pk
+
+
+def test_a_card_title_with_html_renders_as_text_and_runs_nothing(page, live_server, board, alice):
+    title = "<img src=x onerror=alert(1)>"
+    card = make_ticket(board, alice, title=title, description="<script>alert(2)</script> **bold**")
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, live_server, "alice")
+    open_board(page, live_server, board)
+
+    expect(page.locator(f"#card-{card.pk} .card-title")).to_have_text(title)
+    assert page.locator("#board img").count() == 0
+    page.locator(f"#card-{card.pk} .card-title").click()
+    expect(page.locator("dialog.modal .ticket-title")).to_have_text(title)
+    expect(page.locator("dialog.modal .markdown strong")).to_have_text("bold")
+    assert page.locator("dialog.modal script").count() == 0
+    page.wait_for_timeout(300)
+    assert dialogs == []
+
+
+def test_a_card_moves_with_the_keyboard_only(page, live_server, board, columns, alice):
+    implementation = columns[2]
+    top = make_ticket(board, alice, title="First in line")
+    card = make_ticket(board, alice, title="Move me by keyboard")
+    sign_in(page, live_server, "alice")
+    open_board(page, live_server, board)
+
+    page.locator(f"#card-{card.pk} .card-move").focus()
+    page.keyboard.press("Enter")
+    menu = page.locator("#move-menu")
+    expect(menu).to_be_visible()
+    # Up one: the card goes above "First in line".
+    expect(page.locator("#move-menu button:focus")).to_have_text("Up one")
+    page.keyboard.press("Enter")
+    expect(column_list(page, columns[0]).locator(".card-title")).to_have_text(["Move me by keyboard", "First in line"])
+
+    # Then to Implementation, choosing the item with the arrow keys.
+    page.locator(f"#card-{card.pk} .card-move").focus()
+    page.keyboard.press("Enter")
+    while page.evaluate("document.activeElement.textContent") != "To Implementation":
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(column_list(page, implementation).locator(f"#card-{card.pk}")).to_be_visible()
+    card.refresh_from_db()
+    top.refresh_from_db()
+    assert card.column_id == implementation.pk
+    assert top.column_id == columns[0].pk
+
+
+def test_editing_a_card_in_the_modal_updates_the_board(page, live_server, board, alice):
+    card = make_ticket(board, alice, title="Baseline: logistic regression")
+    sign_in(page, live_server, "alice")
+    open_board(page, live_server, board)
+    page.locator(f"#card-{card.pk} .card-title").click()
+    dialog = page.locator("dialog.modal")
+    dialog.locator("#id_title").fill("Baseline: logistic regression with class weights")
+    dialog.locator("#id_points").fill("200")
+    dialog.get_by_role("button", name="Save card").click()
+    # Invalid input: the message shows next to the field, nothing is saved.
+    expect(dialog.locator(".field-points .field-error")).to_be_visible()
+    card.refresh_from_db()
+    assert card.title == "Baseline: logistic regression"
+
+    dialog.locator("#id_points").fill("3")
+    dialog.get_by_role("button", name="Save card").click()
+    expect(dialog.locator(".notice")).to_have_text("Saved.")
+    dialog.get_by_role("button", name="Close").click()
+    expect(page.locator(f"#card-{card.pk} .card-title")).to_have_text("Baseline: logistic regression with class weights")
+    expect(page.locator(f"#card-{card.pk} .points")).to_have_text("3")
+
+
+def test_a_viewer_cannot_drag_cards(page, live_server, board, columns, alice):
+    card = make_ticket(board, alice, title="Read-only for viewers")
+    sign_in(page, live_server, "vera")
+    open_board(page, live_server, board)
+    expect(page.locator(f"#card-{card.pk} .card-move")).to_have_count(0)
+    page.locator(f"#card-{card.pk} .card-title").drag_to(column_list(page, columns[2]))
+    page.wait_for_timeout(300)
+    card.refresh_from_db()
+    assert card.column_id == columns[0].pk
