@@ -248,6 +248,8 @@ def column_update(*, board: Board, column_id: int, name: str, wip_limit, categor
 @transaction.atomic
 def column_shift(*, board: Board, column_id: int, offset: int) -> None:
     """Move a column left (-1) or right (+1) in the board's order."""
+    if offset not in (-1, 1):
+        raise ValidationError({"position": "A column moves one place left or right."})
     board = _lock_board(board.pk)
     columns = list(board.columns.order_by("position", "id"))
     index = next((i for i, c in enumerate(columns) if c.pk == int(column_id)), None)
@@ -317,10 +319,24 @@ def label_create(*, board: Board, name: str, color: str = "#6b7280") -> Label:
 
 
 @transaction.atomic
-def label_delete(*, board: Board, label_id: int) -> None:
+def label_delete(*, board: Board, label_id: int, actor=None) -> None:
+    """Delete a label; the tickets that carried it record a "labels" event,
+    so that their history still replays to their current labels."""
     board = _lock_board(board.pk)
-    Label.objects.get(pk=label_id, board=board).delete()
-    _bump(board, layout=True)
+    label = Label.objects.get(pk=label_id, board=board)
+    tickets = list(label.tickets.prefetch_related("labels"))
+    before = {t.pk: _value(t, "labels") for t in tickets}
+    label.delete()
+    version = _bump(board, layout=True)
+    now = timezone.now()
+    events = []
+    for ticket in tickets:
+        ticket._prefetched_objects_cache = {}
+        after = _value(ticket, "labels")
+        events.append(_event(ticket, actor, "labels", before[ticket.pk][0], after[0], before[ticket.pk][1], after[1],
+                             at=now, board_version=version))
+    TicketEvent.objects.bulk_create(events)
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(board_version=version)
 
 
 @transaction.atomic
@@ -412,6 +428,8 @@ def ticket_create(*, board: Board, actor, data: TicketInput, column: Column | No
         **{f: getattr(data, f) for f in TRACKED_FIELDS if f != "labels"},
     )
     ticket.title = ticket.title.strip()
+    if not ticket.blocked:
+        ticket.blocked_reason = ""
     _enter_column(ticket, column, now)
     ticket.save()
     if data.labels:
@@ -461,7 +479,7 @@ def ticket_update(*, ticket_id: int, board: Board, actor, expected_version: int,
     ticket.save()
     TicketEvent.objects.bulk_create(
         _event(ticket, actor, field, old[0], new[0], old[1], new[1], at=now, board_version=version)
-        for field, old, new in changes if field != "epic"
+        for field, old, new in changes
     )
     return ticket
 
@@ -515,7 +533,9 @@ def ticket_move(
         new_rank = generate_key_between(prev_key, next_key)
         if len(new_rank) > settings.RANK_MAX_LENGTH:
             new_rank, rows = _rebalance(target, ticket, prev_key)
-        version = _bump(board)
+        # Re-keyed cards change place on every open board, and "load more"
+        # pages by rank: a rebalance (rare) makes open boards reload.
+        version = _bump(board, layout=rows > 0)
         now = timezone.now()
         old_column, old_rank = ticket.column, ticket.rank
         if changes_column:

@@ -165,13 +165,13 @@ def ticket_move(request, board_id):
             board=board, actor=request.user, ticket_id=d["ticket"], expected_version=d["version"],
             to_column_id=d["column"], after_id=d["after"], before_id=d["before"], position=d["position"] or None,
         )
-    except services.Conflict as error:
-        return HttpResponse(str(error), status=409, content_type="text/plain")
-    except services.MoveRefused as error:
-        return HttpResponse(str(error), status=409, content_type="text/plain")
+    except (services.Conflict, services.MoveRefused) as error:
+        return _move_refused(request, board, str(error), 409)
     except ValidationError as error:
-        return HttpResponse(_error_text(error), status=422, content_type="text/plain")
+        return _move_refused(request, board, _error_text(error), 422)
     if not request.htmx:
+        if result.warning:
+            messages.warning(request, result.warning)
         return redirect(reverse("board:detail", args=[board.pk]))
     ticket = selectors.ticket_detail(board, result.ticket.number)
     response = render(request, "board/_card.html", {"card": ticket, "can_edit": True, "board": board})
@@ -179,6 +179,15 @@ def ticket_move(request, board_id):
     if result.warning:
         _toast(response, result.warning, "warning")
     return response
+
+
+def _move_refused(request, board, message, status):
+    """htmx gets the reason as text (the card springs back and a toast shows
+    it); a plain form post (the card page's move form) gets it as a message."""
+    if request.htmx:
+        return HttpResponse(message, status=status, content_type="text/plain")
+    messages.error(request, message)
+    return redirect(reverse("board:detail", args=[board.pk]))
 
 
 @login_required
@@ -397,7 +406,7 @@ def _run_settings_action(request, board, action, item_id, d) -> str:
         services.label_create(board=board, **d)
         return "Label added."
     if action == "label_delete":
-        services.label_delete(board=board, label_id=_int(item_id, "label"))
+        services.label_delete(board=board, label_id=_int(item_id, "label"), actor=request.user)
         return "Label deleted."
     if action == "epic_add":
         services.epic_create(board=board, **d)

@@ -15,7 +15,10 @@ VAR_DIR = Path(environ.Env().str("MLKANBAN_VAR_DIR", default=str(BASE_DIR / "var
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # optional; a missing file is fine
+# An optional .env; the test runner turns it off so a developer's .env cannot
+# point the embedded test pass at another database.
+if env.bool("MLKANBAN_READ_DOTENV", default=True):
+    environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-set-SECRET_KEY-in-production")
