@@ -74,10 +74,64 @@ def filter_querystring(params) -> str:
     return urlencode(keep)
 
 
-def _card_queryset(queryset):
-    return queryset.select_related("assignee", "epic", "board").prefetch_related(
-        Prefetch("labels", queryset=Label.objects.order_by("name"))
+# What a card on the board shows; the description stays in the database.
+CARD_FIELDS = (
+    "id", "board", "number", "column", "rank", "title", "kind", "points", "assignee", "epic",
+    "timebox_days", "blocked", "blocked_reason", "entered_column_at", "started_at", "done_at", "version",
+)
+
+
+@dataclass
+class CardLookups:
+    """People, epics and labels of a board by id, for the card renderer:
+    cards carry ids, so a page of 1,000 cards builds 1,000 model objects,
+    not 4,000 (tickets, users, epics, labels)."""
+
+    people: dict
+    epics: dict
+    labels: dict
+
+
+def card_lookups(board: Board, members=None, labels=None, epics=None) -> CardLookups:
+    """Three small queries, or none when the page has the lists already."""
+    if members is None:
+        members = Membership.objects.filter(board=board).select_related("user")
+    return CardLookups(
+        people={m.user_id: m.user for m in members},
+        epics={e.pk: e for e in (board.epics.all() if epics is None else epics)},
+        labels={lb.pk: lb for lb in (board.labels.all() if labels is None else labels)},
     )
+
+
+def _cards(queryset, ids_query=None, limit=None) -> list:
+    """Cards with `label_ids` set: two queries (cards, their label ids)."""
+    queryset = queryset.only(*CARD_FIELDS)
+    cards = list(queryset[:limit] if limit is not None else queryset)
+    through = Ticket.labels.through
+    label_ids: dict[int, list] = {}
+    ticket_ids = ids_query if ids_query is not None else [card.pk for card in cards]
+    if cards:
+        for ticket_id, label_id in through.objects.filter(ticket_id__in=ticket_ids).values_list("ticket_id", "label_id"):
+            label_ids.setdefault(ticket_id, []).append(label_id)
+    for card in cards:
+        card.label_ids = label_ids.get(card.pk, [])
+    return cards
+
+
+def card_get(board: Board, ticket_id: int) -> tuple[Ticket, CardLookups]:
+    """One card and just the lookups it needs (two queries)."""
+    card = (
+        Ticket.objects.filter(board=board).select_related("assignee", "epic")
+        .prefetch_related("labels").get(pk=ticket_id)
+    )
+    labels = list(card.labels.all())
+    card.label_ids = [label.pk for label in labels]
+    lookups = CardLookups(
+        people={card.assignee_id: card.assignee} if card.assignee_id else {},
+        epics={card.epic_id: card.epic} if card.epic_id else {},
+        labels={label.pk: label for label in labels},
+    )
+    return card, lookups
 
 
 def _lane_field(lanes: str) -> str | None:
@@ -115,34 +169,36 @@ class BoardPage:
     sprints: list
     filtered: bool
     total_matching: int
+    lookups: CardLookups
 
 
 def board_page(board: Board, filters: TicketFilter, lanes: str = "") -> BoardPage:
     """The board's first page: columns, and up to BOARD_PAGE_SIZE cards per
     column (per lane and column with swimlanes). Seven queries, for 10 cards
-    or 10,000: columns, column counts, cards (ranked with a window function),
-    their labels, members, labels, epics and sprints."""
+    or 10,000: columns with their counts, cards (ranked with a window
+    function), their labels, members, labels, epics and sprints."""
     page_size = settings.BOARD_PAGE_SIZE
-    columns = list(board.columns.all())  # 1
-    counts = dict(  # 2: every card per column, for WIP limits (unfiltered)
-        Ticket.objects.filter(board=board).values("column_id").annotate(n=Count("id")).values_list("column_id", "n")
-    )
+    # 1: columns with their card counts (all cards, for WIP limits)
+    columns = list(Column.objects.filter(board=board).annotate(n_cards=Count("tickets")).order_by("position", "id"))
+    counts = {col.pk: col.n_cards for col in columns}
     lane_field = _lane_field(lanes)
     partition = [F("column_id")] + ([F(lane_field)] if lane_field else [])
-    matching = filters.qs
-    cards = list(  # 3 + 4 (labels)
-        _card_queryset(
-            matching.annotate(
-                row=Window(RowNumber(), partition_by=partition, order_by=[F("rank").asc()])
-            ).filter(row__lte=page_size + 1)
-        ).order_by("column__position", "rank")
+    # The window ranks only (id, column, rank) of the matching cards; the wide
+    # rows are then fetched for the ≤ page_size + 1 per column it keeps, so a
+    # 10,000-card board does not sort 10,000 joined rows.
+    first_ids = (
+        filters.qs.annotate(row=Window(RowNumber(), partition_by=partition, order_by=[F("rank").asc()]))
+        .filter(row__lte=page_size + 1)
+        .values("id")
     )
-    members = list(  # 5
+    # 2 + 3: the cards, then their label ids
+    cards = _cards(Ticket.objects.filter(id__in=first_ids).order_by("rank"), ids_query=first_ids)
+    members = list(  # 4
         Membership.objects.filter(board=board).select_related("user").order_by("user__username")
     )
-    labels = list(board.labels.all())  # 6
-    epics = list(board.epics.all())  # 7
-    sprints = list(board.sprints.exclude(state=Sprint.State.CLOSED))  # 8
+    labels = list(board.labels.all())  # 5
+    epics = list(board.epics.all())  # 6
+    sprints = list(board.sprints.exclude(state=Sprint.State.CLOSED))  # 7
 
     lane_defs = _lanes(lanes, cards, members, epics)
     grid = {(lane.key, col.pk): Cell(column=col, lane_key=lane.key) for lane in lane_defs for col in columns}
@@ -161,7 +217,7 @@ def board_page(board: Board, filters: TicketFilter, lanes: str = "") -> BoardPag
         board=board, columns=columns, lanes=lane_defs, counts=counts, members=members,
         labels=labels, epics=epics, sprints=sprints,
         filtered=bool(filters.form.is_bound and any(filters.form.data.get(k) for k in TicketFilter.base_filters)),
-        total_matching=len(cards),
+        total_matching=len(cards), lookups=card_lookups(board, members, labels, epics),
     )
 
 
@@ -188,7 +244,7 @@ def column_cards_after(board: Board, filters: TicketFilter, column_id: int, afte
     lane_field = _lane_field(lanes)
     if lane_field and lane_key:
         qs = qs.filter(**({f"{lane_field}__isnull": True} if lane_key == "none" else {lane_field: lane_key}))
-    cards = list(_card_queryset(qs).order_by("rank")[: page_size + 1])
+    cards = _cards(qs.order_by("rank"), limit=page_size + 1)
     return cards[:page_size], len(cards) > page_size
 
 
@@ -205,7 +261,7 @@ def board_changes(board: Board, since: int, filters: TicketFilter) -> BoardChang
     """What changed on a board since a version a client holds: the changed
     cards (to re-render), the ones that left the filtered view, and counts."""
     changed_ids = list(Ticket.objects.filter(board=board, board_version__gt=since).values_list("id", flat=True)[:500])
-    cards = list(_card_queryset(filters.qs.filter(id__in=changed_ids)).order_by("rank"))
+    cards = _cards(filters.qs.filter(id__in=changed_ids).order_by("rank"))
     shown = {card.pk for card in cards}
     counts = dict(
         Ticket.objects.filter(board=board).values("column_id").annotate(n=Count("id")).values_list("column_id", "n")

@@ -12,12 +12,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from . import selectors, services
+from .cards import CardRenderer
 from .forms import (
     BoardCreateForm, BoardSettingsForm, ColumnDeleteForm, ColumnForm, CommentForm, EpicForm, LabelForm,
     MemberAddForm, MoveForm, RoleForm, SignupForm, SprintForm, TicketForm, TicketQuickAddForm,
@@ -90,6 +90,7 @@ def board_detail(request, board_id):
         "can_edit": can(membership, WRITE_CARDS), "is_owner": can(membership, ADMIN),
         "qs": selectors.filter_querystring(request.GET), "add_form": TicketQuickAddForm(),
         "poll_interval": settings.BOARD_POLL_INTERVAL_MS, "kinds": Ticket.Kind.choices,
+        "card_renderer": CardRenderer(board, page.lookups, can_edit=can(membership, WRITE_CARDS)),
     })
 
 
@@ -112,6 +113,7 @@ def column_more(request, board_id, column_id):
         "cards": cards, "has_more": has_more, "column": column, "board": board, "lane_key": lane_key,
         "qs": selectors.filter_querystring(request.GET), "can_edit": can(membership, WRITE_CARDS),
         "last_rank": cards[-1].rank if cards else after,
+        "card_renderer": CardRenderer(board, selectors.card_lookups(board), can_edit=can(membership, WRITE_CARDS)),
     })
 
 
@@ -137,13 +139,13 @@ def board_poll(request, board_id):
     filters = selectors.ticket_filter(board, request.GET)
     changes = selectors.board_changes(board, since, filters)
     lane_field = {"assignee": "assignee_id", "epic": "epic_id"}.get(_lanes(request))
-    can_edit = can(membership, WRITE_CARDS)
+    renderer = CardRenderer(board, selectors.card_lookups(board), can_edit=can(membership, WRITE_CARDS))
     cards = []
     for card in changes.cards:
         lane = "" if not lane_field else (str(getattr(card, lane_field)) if getattr(card, lane_field) else "none")
         cards.append({
             "id": card.pk, "column": card.column_id, "lane": lane, "rank": card.rank,
-            "html": render_to_string("board/_card.html", {"card": card, "can_edit": can_edit, "board": board}, request),
+            "html": renderer.render(card),
         })
     return JsonResponse({
         "version": changes.version, "layout_version": changes.layout_version, "reload": False,
@@ -173,8 +175,8 @@ def ticket_move(request, board_id):
         if result.warning:
             messages.warning(request, result.warning)
         return redirect(reverse("board:detail", args=[board.pk]))
-    ticket = selectors.ticket_detail(board, result.ticket.number)
-    response = render(request, "board/_card.html", {"card": ticket, "can_edit": True, "board": board})
+    card, lookups = selectors.card_get(board, result.ticket.pk)
+    response = HttpResponse(CardRenderer(board, lookups, can_edit=True).render(card))
     trigger_client_event(response, "mk:changed", {})
     if result.warning:
         _toast(response, result.warning, "warning")

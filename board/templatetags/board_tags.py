@@ -45,3 +45,9 @@ def display_name(user):
     if user is None:
         return "—"
     return user.get_full_name() or user.get_username()
+
+
+@register.simple_tag(takes_context=True)
+def render_cards(context, cards):
+    """Cards through the view's CardRenderer (see board/cards.py for why)."""
+    return context["card_renderer"].render_many(cards)

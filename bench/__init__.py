@@ -1,0 +1,1 @@
+"""Benchmarks for mlkanban; see bench/README.md."""

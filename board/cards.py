@@ -1,0 +1,98 @@
+"""The card as HTML, built in Python.
+
+A board page shows up to 1,000 cards (200 per column); through an included
+template each card cost about 0.6 ms (URL reversing, variable lookups,
+localisation), which made the page miss its 120 ms budget several times over.
+This builds the same markup with plain string formatting, escaping every
+value that comes from users. The board page, "load more", the poll answer and
+the move answer all use it, so a card looks the same wherever it comes from.
+"""
+
+from __future__ import annotations
+
+from html import escape  # the stdlib one: Django's wraps it for lazy strings, slower per call
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from .models import Ticket
+
+KIND_LABELS = dict(Ticket.Kind.choices)
+_NUMBER_SLOT = 987654321
+
+
+class CardRenderer:
+    """Renders cards of one board; caches what is the same for every card."""
+
+    def __init__(self, board, lookups, *, can_edit: bool, now=None):
+        self.board_key = escape(board.key)
+        self.can_edit = can_edit
+        self.now = now or timezone.now()
+        self.tz = timezone.get_current_timezone()
+        self.url = reverse("board:ticket", args=[board.pk, _NUMBER_SLOT]).replace(str(_NUMBER_SLOT), "{}")
+        self._people: dict[int, tuple[str, str]] = {}
+        self.people, self.epics = lookups.people, lookups.epics
+        # Labels show in name order; label markup is the same on every card.
+        self.label_html = {
+            pk: (label.name.lower(), f'<span class="label" style="--c: {escape(label.color)}">{escape(label.name)}</span>')
+            for pk, label in lookups.labels.items()
+        }
+
+    def _person(self, user) -> tuple[str, str]:
+        """(initials, full name), escaped, once per user."""
+        if user.pk not in self._people:
+            full = user.get_full_name() or user.get_username()
+            parts = (user.get_full_name() or "").split()
+            initials = (parts[0][0] + parts[-1][0]) if len(parts) >= 2 else user.get_username()[:2]
+            self._people[user.pk] = (escape(initials.upper()), escape(full))
+        return self._people[user.pk]
+
+    def _age(self, card) -> str:
+        seconds = max(0, int((self.now - card.entered_column_at).total_seconds()))
+        if seconds >= 86400:
+            return f"{seconds // 86400}d"
+        if seconds >= 3600:
+            return f"{seconds // 3600}h"
+        return f"{seconds // 60}m"
+
+    def render(self, card) -> SafeString:
+        key = f"{self.board_key}-{card.number}"
+        url = self.url.format(card.number)
+        overdue = card.timebox_exceeded(self.now)
+        classes = f"card card-{card.kind}" + (" is-blocked" if card.blocked else "") + (" is-overdue" if overdue else "")
+        points = f'<span class="points" title="Story points">{card.points}</span>' if card.points is not None else ""
+        tags = []
+        epic = self.epics.get(card.epic_id)
+        if epic is not None:
+            tags.append(f'<span class="epic" style="--c: {escape(epic.color)}">{escape(epic.name)}</span>')
+        if card.label_ids:
+            tags.extend(html for _, html in sorted(self.label_html[i] for i in card.label_ids if i in self.label_html))
+        labels = f'<div class="card-labels">{"".join(tags)}</div>' if tags else ""
+        flags = ""
+        if card.blocked:
+            flags += f'<span class="flag flag-blocked" title="Blocked: {escape(card.blocked_reason)}">Blocked</span>'
+        if overdue:
+            flags += (f'<span class="flag flag-overdue" title="In progress longer than its '
+                      f'{card.timebox_days}-day timebox">Over timebox</span>')
+        since = card.entered_column_at.astimezone(self.tz).strftime("%b %d, %H:%M")
+        avatar = ""
+        assignee = self.people.get(card.assignee_id)
+        if assignee is not None:
+            initials, name = self._person(assignee)
+            avatar = f'<span class="avatar" title="{name}">{initials}</span>'
+        move = (f'<button type="button" class="card-move" aria-haspopup="menu" aria-label="Move {key}" '
+                f'title="Move (keyboard)">⇅</button>') if self.can_edit else ""
+        return mark_safe(
+            f'<li class="{classes}" id="card-{card.pk}" data-id="{card.pk}" data-version="{card.version}" '
+            f'data-rank="{escape(card.rank)}" data-column="{card.column_id}" data-key="{key}">'
+            f'<div class="card-top"><span class="kind kind-{card.kind}">{KIND_LABELS.get(card.kind, card.kind)}</span>'
+            f'<a class="card-key" href="{url}" hx-get="{url}" hx-target="#modal">{key}</a>{points}</div>'
+            f'<a class="card-title" href="{url}" hx-get="{url}" hx-target="#modal">{escape(card.title)}</a>'
+            f"{labels}"
+            f'<div class="card-bottom">{flags}<span class="age" title="In this column since {since}">{self._age(card)}</span>'
+            f'<span class="spacer"></span>{avatar}{move}</div></li>'
+        )
+
+    def render_many(self, cards) -> SafeString:
+        return mark_safe("".join(self.render(card) for card in cards))
