@@ -353,8 +353,10 @@ def board_settings_action(request, board_id, action, item_id=None):
             context = _settings_context(board, membership, bound=form, bound_name=action)
         else:
             context = _settings_context(board, membership)
+            # Shown next to the row the action was about (a column, a member, a label).
             context["action_error"] = _error_text(error)
-            context["action_error_item"] = f"{action}:{item_id}"
+            context["error_kind"] = action.split("_", 1)[0]
+            context["error_id"] = item_id
         return render(request, "board/settings.html", context, status=422)
     except ObjectDoesNotExist:
         raise Http404("No such item on this board.") from None

@@ -1,0 +1,409 @@
+"""The permission matrix: every page and endpoint against every role.
+
+Roles: owner (alice), member (bob), viewer (vera), non-member (charlie) and
+anonymous. Reads need viewer, card writes need member, settings need owner;
+a non-member gets 404 for anything under a board, an anonymous visitor is sent
+to the login page (pages) or refused (API). A refused write changes nothing.
+"""
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Callable
+
+import pytest
+from django.test import Client
+
+from board import services
+from board.models import Board, Column, Comment, Epic, Label, Membership, Sprint, Ticket, TicketEvent
+from tests.factories import UserFactory, make_board, make_ticket
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+READ, WRITE, ADMIN, ANY_USER = "read", "write", "admin", "any-user"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str  # GET | POST
+    url: Callable  # ctx -> path
+    needs: str  # READ | WRITE | ADMIN | ANY_USER (not under a board)
+    ok_status: int  # what an allowed request answers
+    data: Callable = lambda ctx: {}
+    htmx: bool = False
+    api: bool = False
+
+    def __str__(self):
+        return self.name
+
+
+def _b(ctx):
+    return f"/b/{ctx.board.pk}"
+
+
+def _ticket_form(ctx, **overrides):
+    t = Ticket.objects.get(pk=ctx.ticket.pk)
+    data = {
+        "version": t.version, "title": "Renamed by the matrix", "description": "", "kind": "story",
+        "points": "", "assignee": "", "epic": "", "sprint": "", "timebox_days": 3, "blocked_reason": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def _move_data(ctx):
+    t = Ticket.objects.get(pk=ctx.ticket.pk)
+    return {"ticket": t.pk, "version": t.version, "column": ctx.columns[1].pk, "position": "bottom"}
+
+
+ENDPOINTS = [
+    # --- pages (reads) ---
+    Endpoint("board list", "GET", lambda c: "/", ANY_USER, 200),
+    Endpoint("board page", "GET", lambda c: f"{_b(c)}/", READ, 200),
+    Endpoint("poll", "GET", lambda c: f"{_b(c)}/poll/?v=0&layout={c.board.layout_version}", READ, 200),
+    Endpoint("column more", "GET", lambda c: f"{_b(c)}/columns/{c.columns[0].pk}/more/?after=", READ, 200),
+    Endpoint("ticket detail GET", "GET", lambda c: f"{_b(c)}/t/{c.ticket.number}/", READ, 200),
+    Endpoint("ticket modal GET", "GET", lambda c: f"{_b(c)}/t/{c.ticket.number}/", READ, 200, htmx=True),
+    Endpoint("settings GET", "GET", lambda c: f"{_b(c)}/settings/", ADMIN, 200),
+    # --- card writes ---
+    Endpoint("move", "POST", lambda c: f"{_b(c)}/move/", WRITE, 200, _move_data, htmx=True),
+    Endpoint("ticket create", "POST", lambda c: f"{_b(c)}/tickets/new/", WRITE, 204,
+             lambda c: {"title": "New from the matrix", "kind": "bug", "column": c.columns[0].pk}, htmx=True),
+    Endpoint("ticket detail POST", "POST", lambda c: f"{_b(c)}/t/{c.ticket.number}/", WRITE, 200,
+             _ticket_form, htmx=True),
+    Endpoint("comment add", "POST", lambda c: f"{_b(c)}/t/{c.ticket.number}/comments/", WRITE, 200,
+             lambda c: {"body": "A comment from the matrix"}, htmx=True),
+    # --- settings actions (owners); success redirects back to the settings page ---
+    Endpoint("settings board", "POST", lambda c: f"{_b(c)}/settings/board/", ADMIN, 302,
+             lambda c: {"name": "Renamed board", "key": "NEW", "wip_mode": "hard"}),
+    Endpoint("settings member_add", "POST", lambda c: f"{_b(c)}/settings/member_add/", ADMIN, 302,
+             lambda c: {"identifier": "dave", "role": "viewer"}),
+    Endpoint("settings member_role", "POST", lambda c: f"{_b(c)}/settings/member_role/{c.erin_membership.pk}/",
+             ADMIN, 302, lambda c: {"role": "member"}),
+    Endpoint("settings member_remove", "POST",
+             lambda c: f"{_b(c)}/settings/member_remove/{c.erin_membership.pk}/", ADMIN, 302),
+    Endpoint("settings column_add", "POST", lambda c: f"{_b(c)}/settings/column_add/", ADMIN, 302,
+             lambda c: {"name": "Evaluation", "wip_limit": "2", "category": "in_progress"}),
+    Endpoint("settings column_update", "POST", lambda c: f"{_b(c)}/settings/column_update/{c.columns[1].pk}/",
+             ADMIN, 302, lambda c: {"name": "Design", "wip_limit": "5", "category": "in_progress"}),
+    Endpoint("settings column_left", "POST", lambda c: f"{_b(c)}/settings/column_left/{c.columns[1].pk}/",
+             ADMIN, 302),
+    Endpoint("settings column_right", "POST", lambda c: f"{_b(c)}/settings/column_right/{c.columns[1].pk}/",
+             ADMIN, 302),
+    Endpoint("settings column_delete", "POST", lambda c: f"{_b(c)}/settings/column_delete/{c.columns[3].pk}/",
+             ADMIN, 302),
+    Endpoint("settings label_add", "POST", lambda c: f"{_b(c)}/settings/label_add/", ADMIN, 302,
+             lambda c: {"name": "nlp", "color": "#112233"}),
+    Endpoint("settings label_delete", "POST", lambda c: f"{_b(c)}/settings/label_delete/{c.label.pk}/",
+             ADMIN, 302),
+    Endpoint("settings epic_add", "POST", lambda c: f"{_b(c)}/settings/epic_add/", ADMIN, 302,
+             lambda c: {"name": "Retrieval", "color": "#445566"}),
+    Endpoint("settings sprint_add", "POST", lambda c: f"{_b(c)}/settings/sprint_add/", ADMIN, 302,
+             lambda c: {"name": "Sprint 9", "start": "2026-01-05", "end": "2026-01-16"}),
+    # --- REST API ---
+    Endpoint("api board list", "GET", lambda c: "/api/boards/", ANY_USER, 200, api=True),
+    Endpoint("api board", "GET", lambda c: f"/api/boards/{c.board.pk}/", READ, 200, api=True),
+    Endpoint("api tickets", "GET", lambda c: f"/api/boards/{c.board.pk}/tickets/", READ, 200, api=True),
+    Endpoint("api move", "POST", lambda c: f"/api/boards/{c.board.pk}/tickets/{c.ticket.pk}/move/", WRITE, 200,
+             lambda c: {"version": Ticket.objects.get(pk=c.ticket.pk).version, "column": c.columns[1].pk,
+                        "position": "bottom"}, api=True),
+]
+
+UNDER_BOARD = [e for e in ENDPOINTS if e.needs != ANY_USER]
+READS = [e for e in UNDER_BOARD if e.needs == READ]
+CARD_WRITES = [e for e in ENDPOINTS if e.needs == WRITE]
+OWNER_ONLY = [e for e in ENDPOINTS if e.needs == ADMIN]
+WRITES = [e for e in ENDPOINTS if e.method == "POST"]
+PAGES = [e for e in ENDPOINTS if not e.api]
+API = [e for e in ENDPOINTS if e.api]
+
+
+@pytest.fixture
+def ctx(board, columns, alice, bob, vera, charlie):
+    erin = UserFactory(username="erin")
+    UserFactory(username="dave")  # someone to add as a member
+    erin_membership = Membership.objects.create(board=board, user=erin, role=Membership.Role.VIEWER)
+    ticket = make_ticket(board, alice, title="Tune the learning rate")
+    label = services.label_create(board=board, name="vision", color="#1f7a8c")
+    board.refresh_from_db()
+    return SimpleNamespace(
+        board=board, columns=columns, ticket=ticket, label=label, erin_membership=erin_membership,
+        users={"owner": alice, "member": bob, "viewer": vera, "non_member": charlie, "anonymous": None},
+    )
+
+
+def _request(client, endpoint, ctx, user):
+    if user is not None:
+        client.force_login(user)
+    url = endpoint.url(ctx)
+    extra = HTMX if endpoint.htmx else {}
+    if endpoint.method == "GET":
+        return client.get(url, **extra)
+    if endpoint.api:
+        return client.post(url, endpoint.data(ctx), content_type="application/json", **extra)
+    return client.post(url, endpoint.data(ctx), **extra)
+
+
+def _snapshot(board_id):
+    """Everything a write on the board could change."""
+    board = Board.objects.get(pk=board_id)
+    return {
+        "board": (board.name, board.key, board.wip_mode, board.version, board.layout_version, board.ticket_seq),
+        "memberships": sorted(Membership.objects.filter(board=board).values_list("user_id", "role")),
+        "columns": sorted(Column.objects.filter(board=board).values_list("id", "name", "position", "wip_limit")),
+        "labels": sorted(Label.objects.filter(board=board).values_list("id", "name")),
+        "epics": Epic.objects.filter(board=board).count(),
+        "sprints": Sprint.objects.filter(board=board).count(),
+        "tickets": sorted(Ticket.objects.filter(board=board).values_list("id", "column_id", "rank", "title", "version")),
+        "events": TicketEvent.objects.filter(ticket__board=board).count(),
+        "comments": Comment.objects.filter(ticket__board=board).count(),
+    }
+
+
+def _assert_allowed(response, endpoint, ctx, before):
+    assert response.status_code == endpoint.ok_status, response.content[:500]
+    if endpoint.ok_status == 302:
+        assert response.url == f"/b/{ctx.board.pk}/settings/"
+    if endpoint.method == "POST":
+        after = _snapshot(ctx.board.pk)
+        assert after != before, "an allowed write changed nothing"
+        assert after["board"][3] > before["board"][3], "an allowed write must bump Board.version"
+
+
+# --- anonymous ----------------------------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", PAGES, ids=str)
+def test_anonymous_visitor_is_redirected_to_login_for_every_page(client, ctx, endpoint):
+    before = _snapshot(ctx.board.pk)
+
+    response = _request(client, endpoint, ctx, user=None)
+
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/login/?next=")
+    assert _snapshot(ctx.board.pk) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", API, ids=str)
+def test_anonymous_visitor_is_refused_by_every_api_endpoint(client, ctx, endpoint):
+    before = _snapshot(ctx.board.pk)
+
+    response = _request(client, endpoint, ctx, user=None)
+
+    assert response.status_code in (401, 403)
+    assert _snapshot(ctx.board.pk) == before
+
+
+# --- non-members ----------------------------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", UNDER_BOARD, ids=str)
+def test_non_member_gets_404_for_everything_under_the_board(client, ctx, endpoint):
+    before = _snapshot(ctx.board.pk)
+
+    response = _request(client, endpoint, ctx, user=ctx.users["non_member"])
+
+    assert response.status_code == 404
+    assert _snapshot(ctx.board.pk) == before
+
+
+@pytest.mark.django_db
+def test_non_member_sees_the_board_list_without_the_board(client, ctx):
+    client.force_login(ctx.users["non_member"])
+
+    response = client.get("/")
+
+    assert response.status_code == 200
+    assert ctx.board.name not in response.content.decode()
+    assert f"/b/{ctx.board.pk}/" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_non_member_gets_an_empty_board_list_from_the_api(client, ctx):
+    client.force_login(ctx.users["non_member"])
+
+    response = client.get("/api/boards/")
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_board_list_shows_the_board_to_every_member(client, ctx):
+    for role in ("owner", "member", "viewer"):
+        client.force_login(ctx.users[role])
+        assert ctx.board.name in client.get("/").content.decode()
+        assert [b["id"] for b in client.get("/api/boards/").json()["results"]] == [ctx.board.pk]
+
+
+# --- viewers --------------------------------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.needs in (READ, ANY_USER)], ids=str)
+def test_viewer_can_read_every_page_and_api_endpoint(client, ctx, endpoint):
+    response = _request(client, endpoint, ctx, user=ctx.users["viewer"])
+
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", WRITES + [e for e in OWNER_ONLY if e.method == "GET"], ids=str)
+def test_viewer_cannot_write_anything_and_nothing_changes(client, ctx, endpoint):
+    before = _snapshot(ctx.board.pk)
+
+    response = _request(client, endpoint, ctx, user=ctx.users["viewer"])
+
+    assert response.status_code == 403
+    assert _snapshot(ctx.board.pk) == before
+
+
+@pytest.mark.django_db
+def test_viewer_cannot_move_a_card(client, ctx):
+    client.force_login(ctx.users["viewer"])
+    version_before = Board.objects.get(pk=ctx.board.pk).version
+
+    response = client.post(f"/b/{ctx.board.pk}/move/", _move_data(ctx), **HTMX)
+
+    assert response.status_code == 403
+    assert Board.objects.get(pk=ctx.board.pk).version == version_before
+    assert Ticket.objects.get(pk=ctx.ticket.pk).column_id == ctx.columns[0].pk
+
+
+# --- members --------------------------------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", READS + CARD_WRITES, ids=str)
+def test_member_can_read_and_write_cards(client, ctx, endpoint):
+    before = _snapshot(ctx.board.pk)
+
+    response = _request(client, endpoint, ctx, user=ctx.users["member"])
+
+    _assert_allowed(response, endpoint, ctx, before)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", OWNER_ONLY, ids=str)
+def test_member_cannot_open_or_change_settings_and_nothing_changes(client, ctx, endpoint):
+    before = _snapshot(ctx.board.pk)
+
+    response = _request(client, endpoint, ctx, user=ctx.users["member"])
+
+    assert response.status_code == 403
+    assert _snapshot(ctx.board.pk) == before
+
+
+# --- owners ---------------------------------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_owner_can_do_everything(client, ctx, endpoint):
+    before = _snapshot(ctx.board.pk)
+
+    response = _request(client, endpoint, ctx, user=ctx.users["owner"])
+
+    _assert_allowed(response, endpoint, ctx, before)
+
+
+def test_the_matrix_covers_every_board_and_api_url():
+    """A new URL must be added to the matrix above."""
+    from board import api_urls, urls
+
+    assert {p.name for p in urls.urlpatterns} == {
+        "index", "detail", "poll", "ticket-move", "ticket-create", "column-more", "ticket", "comment-add",
+        "settings", "settings-action", "settings-item",
+    }
+    assert {p.name for p in api_urls.urlpatterns} == {"boards", "board", "tickets", "ticket-move"}
+    settings_actions = {e.name.removeprefix("settings ") for e in OWNER_ONLY if e.method == "POST"}
+    assert settings_actions == {
+        "board", "member_add", "member_role", "member_remove", "column_add", "column_update", "column_left",
+        "column_right", "column_delete", "label_add", "label_delete", "epic_add", "sprint_add",
+    }
+
+
+# --- another board's objects ---------------------------------------------------------
+
+@pytest.mark.django_db
+def test_owner_of_one_board_cannot_touch_another_boards_items_through_their_own(client, ctx, charlie):
+    """Item ids in settings URLs are looked up within the board of the URL."""
+    other = make_board(charlie, name="Charlie's board")
+    other_label = services.label_create(board=other, name="secret", color="#000000")
+    other_membership = Membership.objects.get(board=other, user=charlie)
+    other_column = other.columns.order_by("position").last()
+    client.force_login(ctx.users["owner"])
+    before = _snapshot(other.pk)
+
+    responses = [
+        client.post(f"/b/{ctx.board.pk}/settings/label_delete/{other_label.pk}/"),
+        client.post(f"/b/{ctx.board.pk}/settings/member_remove/{other_membership.pk}/"),
+        client.post(f"/b/{ctx.board.pk}/settings/member_role/{other_membership.pk}/", {"role": "viewer"}),
+        client.post(f"/b/{ctx.board.pk}/settings/column_delete/{other_column.pk}/"),
+        client.post(f"/b/{ctx.board.pk}/settings/column_update/{other_column.pk}/",
+                    {"name": "x", "wip_limit": "", "category": "done"}),
+        client.post(f"/b/{ctx.board.pk}/settings/column_left/{other_column.pk}/"),
+        client.get(f"/b/{ctx.board.pk}/columns/{other_column.pk}/more/"),
+    ]
+
+    assert [r.status_code for r in responses] == [404] * len(responses)
+    assert _snapshot(other.pk) == before
+
+
+# --- CSRF -------------------------------------------------------------------------
+
+CSRF_CASES = {
+    "move": lambda ctx: (f"/b/{ctx.board.pk}/move/", _move_data(ctx), {}),
+    "ticket edit": lambda ctx: (f"/b/{ctx.board.pk}/t/{ctx.ticket.number}/", _ticket_form(ctx), {}),
+    "settings action": lambda ctx: (
+        f"/b/{ctx.board.pk}/settings/board/", {"name": "CSRF board", "key": "CSRF", "wip_mode": "warn"}, {}),
+    "api move": lambda ctx: (
+        f"/api/boards/{ctx.board.pk}/tickets/{ctx.ticket.pk}/move/",
+        {"version": Ticket.objects.get(pk=ctx.ticket.pk).version, "column": ctx.columns[1].pk},
+        {"content_type": "application/json"}),
+}
+
+
+@pytest.fixture
+def csrf_client(ctx):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(ctx.users["owner"])
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", CSRF_CASES)
+def test_post_without_csrf_token_is_refused_and_changes_nothing(csrf_client, ctx, case):
+    csrf_client.get(f"/b/{ctx.board.pk}/")  # a cookie alone is not enough
+    url, data, extra = CSRF_CASES[case](ctx)
+    before = _snapshot(ctx.board.pk)
+
+    response = csrf_client.post(url, data, **extra)
+
+    assert response.status_code == 403
+    assert _snapshot(ctx.board.pk) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", CSRF_CASES)
+def test_post_with_the_cookies_csrf_token_in_the_header_succeeds(csrf_client, ctx, case):
+    page = csrf_client.get(f"/b/{ctx.board.pk}/")
+    assert page.status_code == 200
+    token = csrf_client.cookies["csrftoken"].value
+    url, data, extra = CSRF_CASES[case](ctx)
+    version_before = Board.objects.get(pk=ctx.board.pk).version
+
+    response = csrf_client.post(url, data, HTTP_X_CSRFTOKEN=token, **extra)
+
+    assert response.status_code in (200, 302)
+    assert Board.objects.get(pk=ctx.board.pk).version == version_before + 1
+
+
+@pytest.mark.django_db
+def test_post_with_a_wrong_csrf_token_is_refused(csrf_client, ctx):
+    csrf_client.get(f"/b/{ctx.board.pk}/")
+    url, data, _ = CSRF_CASES["move"](ctx)
+    before = _snapshot(ctx.board.pk)
+
+    response = csrf_client.post(url, data, HTTP_X_CSRFTOKEN="x" * 32)
+
+    assert response.status_code == 403
+    assert _snapshot(ctx.board.pk) == before
