@@ -71,7 +71,9 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["board", "user"], name="membership_unique_user")]
-        ordering = ["board", "user__username"]
+        # Orderings name columns, not relations: "board" would join the board
+        # table into every query to sort by its name.
+        ordering = ["board_id", "user_id"]
 
     def __str__(self):
         return f"{self.user} ({self.role}) on {self.board}"
@@ -92,7 +94,7 @@ class Column(models.Model):
     wip_limit = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
-        ordering = ["board", "position", "id"]
+        ordering = ["board_id", "position", "id"]
 
     def __str__(self):
         return f"{self.board}: {self.name}"
@@ -189,7 +191,7 @@ class Ticket(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["column__position", "rank"]
+        ordering = ["column_id", "rank"]
         constraints = [
             models.UniqueConstraint(fields=["column", "rank"], name="ticket_unique_rank_in_column"),
             models.UniqueConstraint(fields=["board", "number"], name="ticket_unique_number"),

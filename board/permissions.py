@@ -26,12 +26,10 @@ def membership_for(user, board_id) -> Membership:
         raise Http404("No such board.") from None
     if not 0 < board_id < 2**63:  # out of range for the database (SQLite raises OverflowError)
         raise Http404("No such board.")
-    membership = (
-        Membership.objects.select_related("board").filter(board_id=board_id, user=user).first()
-    )
-    if membership is None:
-        raise Http404("No such board.")
-    return membership
+    try:
+        return Membership.objects.select_related("board").get(board_id=board_id, user=user)
+    except Membership.DoesNotExist:
+        raise Http404("No such board.") from None
 
 
 def board_for(user, board_id, *, needs: str = READ) -> tuple[Board, Membership]:

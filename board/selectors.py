@@ -118,20 +118,16 @@ def _cards(queryset, ids_query=None, limit=None) -> list:
     return cards
 
 
-def card_get(board: Board, ticket_id: int) -> tuple[Ticket, CardLookups]:
-    """One card and just the lookups it needs (two queries)."""
-    card = (
-        Ticket.objects.filter(board=board).select_related("assignee", "epic")
-        .prefetch_related("labels").get(pk=ticket_id)
-    )
+def card_lookups_for(card: Ticket) -> CardLookups:
+    """The lookups one card needs, from a card fetched with its assignee and
+    epic (select_related): one query, for its labels."""
     labels = list(card.labels.all())
     card.label_ids = [label.pk for label in labels]
-    lookups = CardLookups(
+    return CardLookups(
         people={card.assignee_id: card.assignee} if card.assignee_id else {},
         epics={card.epic_id: card.epic} if card.epic_id else {},
         labels={label.pk: label for label in labels},
     )
-    return card, lookups
 
 
 def _lane_field(lanes: str) -> str | None:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Subquery
 from django.utils import timezone
 from fractional_indexing import generate_key_between, generate_n_keys_between
 
@@ -505,20 +505,27 @@ def ticket_move(
     keyboard menu. Refusals raise Conflict, MoveRefused or ValidationError.
     """
     with transaction.atomic():
-        board = _lock_board(board.pk)
+        # One query takes the board lock and reads the target column.
+        target = (
+            Column.objects.select_related("board").select_for_update(of=("board",))
+            .filter(pk=to_column_id, board_id=board.pk).first()
+        )
+        board = target.board if target is not None else _lock_board(board.pk)
         try:
-            ticket = Ticket.objects.select_related("column").get(pk=ticket_id, board=board)
+            # assignee and epic come along for the card the view renders next
+            ticket = Ticket.objects.select_related("column", "assignee", "epic").get(pk=ticket_id, board=board)
         except Ticket.DoesNotExist:
             raise ValidationError({"ticket": "That card is not on this board (it may have been deleted)."}) from None
         if ticket.version != expected_version:
             raise Conflict("Someone else changed this card a moment ago; it has been refreshed. Try again.")
-        try:
-            target = ticket.column if ticket.column_id == to_column_id else Column.objects.get(pk=to_column_id, board=board)
-        except Column.DoesNotExist:
-            raise ValidationError({"column": "That column is not on this board (it may have been deleted)."}) from None
+        if target is None:
+            raise ValidationError({"column": "That column is not on this board (it may have been deleted)."})
+        if target.pk == ticket.column_id:
+            target = ticket.column
         changes_column = target.pk != ticket.column_id
         warning = ""
         if changes_column and target.wip_limit:
+            # counted only for columns with a limit: those hold few cards
             count = Ticket.objects.filter(column=target).count()
             if count >= target.wip_limit:
                 if board.wip_mode == Board.WipMode.HARD:
@@ -577,16 +584,20 @@ def _neighbour_keys(ticket, target, after_id, before_id, position):
         return below[0], (below[1] if len(below) > 1 else None)
     if position not in (None, ""):
         raise ValidationError({"position": "Position is top, bottom, up or down."})
+    # One query for the anchor and its true neighbour: the anchor's key comes
+    # from a subquery, so a missing anchor gives no rows or another card.
     if after_id:
-        prev_key = others.filter(pk=after_id).values_list("rank", flat=True).first()
-        if prev_key is None:
+        anchor = others.filter(pk=after_id).values("rank")[:1]
+        rows = list(others.filter(rank__gte=Subquery(anchor)).order_by("rank").values_list("pk", "rank")[:2])
+        if not rows or rows[0][0] != after_id:
             raise ValidationError({"after": "The card above the drop point is no longer in that column."})
-        return prev_key, ranks.filter(rank__gt=prev_key).first()
+        return rows[0][1], (rows[1][1] if len(rows) > 1 else None)
     if before_id:
-        next_key = others.filter(pk=before_id).values_list("rank", flat=True).first()
-        if next_key is None:
+        anchor = others.filter(pk=before_id).values("rank")[:1]
+        rows = list(others.filter(rank__lte=Subquery(anchor)).order_by("-rank").values_list("pk", "rank")[:2])
+        if not rows or rows[0][0] != before_id:
             raise ValidationError({"before": "The card below the drop point is no longer in that column."})
-        return desc.filter(rank__lt=next_key).first(), next_key
+        return (rows[1][1] if len(rows) > 1 else None), rows[0][1]
     return None, ranks.first()
 
 

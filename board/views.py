@@ -175,8 +175,8 @@ def ticket_move(request, board_id):
         if result.warning:
             messages.warning(request, result.warning)
         return redirect(reverse("board:detail", args=[board.pk]))
-    card, lookups = selectors.card_get(board, result.ticket.pk)
-    response = HttpResponse(CardRenderer(board, lookups, can_edit=True).render(card))
+    card = result.ticket
+    response = HttpResponse(CardRenderer(board, selectors.card_lookups_for(card), can_edit=True).render(card))
     trigger_client_event(response, "mk:changed", {})
     if result.warning:
         _toast(response, result.warning, "warning")
