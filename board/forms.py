@@ -100,7 +100,7 @@ class CommentForm(forms.Form):
 class ColumnForm(forms.Form):
     name = forms.CharField(max_length=60)
     wip_limit = forms.IntegerField(required=False, min_value=1, max_value=10_000, label="WIP limit")
-    category = forms.ChoiceField(choices=Column.Category.choices, initial=Column.Category.IN_PROGRESS)
+    category = forms.ChoiceField(choices=Column.Category.choices, initial=Column.Category.IN_PROGRESS, label="Stage")
 
 
 class ColumnDeleteForm(forms.Form):

@@ -25,7 +25,7 @@ READ, WRITE, ADMIN, ANY_USER = "read", "write", "admin", "any-user"
 @dataclass(frozen=True)
 class Endpoint:
     name: str
-    method: str  # GET | POST
+    method: str  # GET | POST | PATCH
     url: Callable  # ctx -> path
     needs: str  # READ | WRITE | ADMIN | ANY_USER (not under a board)
     ok_status: int  # what an allowed request answers
@@ -107,13 +107,18 @@ ENDPOINTS = [
     Endpoint("api move", "POST", lambda c: f"/api/boards/{c.board.pk}/tickets/{c.ticket.pk}/move/", WRITE, 200,
              lambda c: {"version": Ticket.objects.get(pk=c.ticket.pk).version, "column": c.columns[1].pk,
                         "position": "bottom"}, api=True),
+    Endpoint("api ticket create", "POST", lambda c: f"/api/boards/{c.board.pk}/tickets/", WRITE, 201,
+             lambda c: {"title": "Created through the API", "kind": "experiment", "labels": ["vision"]}, api=True),
+    Endpoint("api ticket", "GET", lambda c: f"/api/boards/{c.board.pk}/tickets/{c.ticket.pk}/", READ, 200, api=True),
+    Endpoint("api ticket edit", "PATCH", lambda c: f"/api/boards/{c.board.pk}/tickets/{c.ticket.pk}/", WRITE, 200,
+             lambda c: {"version": Ticket.objects.get(pk=c.ticket.pk).version, "points": 8}, api=True),
 ]
 
 UNDER_BOARD = [e for e in ENDPOINTS if e.needs != ANY_USER]
 READS = [e for e in UNDER_BOARD if e.needs == READ]
 CARD_WRITES = [e for e in ENDPOINTS if e.needs == WRITE]
 OWNER_ONLY = [e for e in ENDPOINTS if e.needs == ADMIN]
-WRITES = [e for e in ENDPOINTS if e.method == "POST"]
+WRITES = [e for e in ENDPOINTS if e.method != "GET"]
 PAGES = [e for e in ENDPOINTS if not e.api]
 API = [e for e in ENDPOINTS if e.api]
 
@@ -139,6 +144,8 @@ def _request(client, endpoint, ctx, user):
     extra = HTMX if endpoint.htmx else {}
     if endpoint.method == "GET":
         return client.get(url, **extra)
+    if endpoint.method == "PATCH":
+        return client.patch(url, endpoint.data(ctx), content_type="application/json", **extra)
     if endpoint.api:
         return client.post(url, endpoint.data(ctx), content_type="application/json", **extra)
     return client.post(url, endpoint.data(ctx), **extra)
@@ -164,7 +171,7 @@ def _assert_allowed(response, endpoint, ctx, before):
     assert response.status_code == endpoint.ok_status, response.content[:500]
     if endpoint.ok_status == 302:
         assert response.url == f"/b/{ctx.board.pk}/settings/"
-    if endpoint.method == "POST":
+    if endpoint.method != "GET":
         after = _snapshot(ctx.board.pk)
         assert after != before, "an allowed write changed nothing"
         assert after["board"][3] > before["board"][3], "an allowed write must bump Board.version"
@@ -313,7 +320,7 @@ def test_the_matrix_covers_every_board_and_api_url():
         "index", "detail", "poll", "ticket-move", "ticket-create", "column-more", "ticket", "comment-add",
         "settings", "settings-action", "settings-item",
     }
-    assert {p.name for p in api_urls.urlpatterns} == {"boards", "board", "tickets", "ticket-move"}
+    assert {p.name for p in api_urls.urlpatterns} == {"boards", "board", "tickets", "ticket", "ticket-move"}
     settings_actions = {e.name.removeprefix("settings ") for e in OWNER_ONLY if e.method == "POST"}
     assert settings_actions == {
         "board", "member_add", "member_role", "member_remove", "column_add", "column_update", "column_left",
