@@ -253,10 +253,18 @@ class BoardChanges:
     counts: dict
 
 
-def board_changes(board: Board, since: int, filters: TicketFilter) -> BoardChanges:
+MAX_CHANGES = 500
+
+
+def board_changes(board: Board, since: int, filters: TicketFilter) -> BoardChanges | None:
     """What changed on a board since a version a client holds: the changed
-    cards (to re-render), the ones that left the filtered view, and counts."""
-    changed_ids = list(Ticket.objects.filter(board=board, board_version__gt=since).values_list("id", flat=True)[:500])
+    cards (to re-render), the ones that left the filtered view, and counts.
+    None when more than MAX_CHANGES cards changed: reloading is cheaper."""
+    changed_ids = list(
+        Ticket.objects.filter(board=board, board_version__gt=since).values_list("id", flat=True)[: MAX_CHANGES + 1]
+    )
+    if len(changed_ids) > MAX_CHANGES:
+        return None
     cards = _cards(filters.qs.filter(id__in=changed_ids).order_by("rank"))
     shown = {card.pk for card in cards}
     counts = dict(

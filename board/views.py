@@ -138,6 +138,8 @@ def board_poll(request, board_id):
         return JsonResponse({"version": board.version, "layout_version": board.layout_version, "reload": True})
     filters = selectors.ticket_filter(board, request.GET)
     changes = selectors.board_changes(board, since, filters)
+    if changes is None:
+        return JsonResponse({"version": board.version, "layout_version": board.layout_version, "reload": True})
     lane_field = {"assignee": "assignee_id", "epic": "epic_id"}.get(_lanes(request))
     renderer = CardRenderer(board, selectors.card_lookups(board), can_edit=can(membership, WRITE_CARDS))
     cards = []

@@ -556,6 +556,21 @@ def test_the_poll_gives_each_card_its_swimlane(client, alice, bob, board, polled
 
 
 @pytest.mark.django_db
+def test_the_poll_asks_for_a_reload_when_more_cards_changed_than_it_sends(client, alice, board, polled,
+                                                                         monkeypatch):
+    cards, version, layout = polled
+    monkeypatch.setattr("board.selectors.MAX_CHANGES", 2)
+    for card in cards:
+        services.comment_add(board=board, ticket_id=card.pk, author=alice, body="Checked")
+    client.force_login(alice)
+
+    data = _poll(client, board, version, layout).json()
+
+    assert data["reload"] is True
+    assert data["version"] == version + 3
+
+
+@pytest.mark.django_db
 def test_the_poll_asks_for_a_reload_when_the_layout_changed(client, alice, board, columns, polled):
     _, version, layout = polled
     services.column_update(board=board, column_id=columns[1].pk, name="Design", wip_limit=3, category="in_progress")

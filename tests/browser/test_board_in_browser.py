@@ -184,3 +184,31 @@ def test_a_viewer_cannot_drag_cards(page, live_server, board, columns, alice):
     page.wait_for_timeout(300)
     card.refresh_from_db()
     assert card.column_id == columns[0].pk
+
+
+def test_a_card_added_from_the_toolbar_appears_in_its_column(page, live_server, board, columns, alice):
+    sign_in(page, live_server, "bob")
+    open_board(page, live_server, board)
+    page.fill(".quick-add input[name=title]", "Ablation: drop the tenure features")
+    page.select_option(".quick-add select[name=kind]", "experiment")
+    page.select_option(".quick-add select[name=column]", str(columns[1].pk))
+    page.click(".quick-add button[type=submit]")
+
+    expect(column_list(page, columns[1]).locator(".card-title")).to_have_text(["Ablation: drop the tenure features"])
+    expect(page.locator(".quick-add input[name=title]")).to_have_value("")
+    ticket = Ticket.objects.get(board=board)
+    assert (ticket.kind, ticket.column_id, ticket.created_by.username) == ("experiment", columns[1].pk, "bob")
+
+
+def test_a_comment_added_in_the_modal_shows_rendered_markdown(page, live_server, board, alice):
+    card = make_ticket(board, alice, title="Compare calibration of LR and GBM")
+    sign_in(page, live_server, "bob")
+    open_board(page, live_server, board)
+    page.locator(f"#card-{card.pk} .card-title").click()
+    dialog = page.locator("dialog.modal")
+    dialog.locator("textarea[name=body]").fill("GBM is **better calibrated** <script>alert(1)</script>")
+    dialog.get_by_role("button", name="Comment").click()
+
+    expect(dialog.locator(".comment .markdown strong")).to_have_text("better calibrated")
+    assert dialog.locator(".comment script").count() == 0
+    expect(dialog.locator("#comments h3")).to_have_text("Comments (1)")
