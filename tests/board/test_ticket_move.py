@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from board import services
-from board.models import Board, Column, Ticket, TicketEvent
+from board.models import Board, Ticket, TicketEvent
 from tests.factories import make_board, make_ticket
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,289 @@
+"""Boards, members, columns, labels, epics and sprints."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from fractional_indexing import generate_n_keys_between
+
+from board.models import Board, Column, Epic, Label, Membership, Sprint, Ticket, TicketEvent
+
+from .common import bump_version, enter_column, field_value, lock_board, new_event
+
+User = get_user_model()
+
+WORKFLOW_TEMPLATES = {
+    Board.Template.ML_SPRINT: [
+        ("Backlog", Column.Category.TODO, None),
+        ("Whiteboarding", Column.Category.IN_PROGRESS, 3),
+        ("Implementation", Column.Category.IN_PROGRESS, 4),
+        ("Code review", Column.Category.IN_PROGRESS, 3),
+        ("Done", Column.Category.DONE, None),
+    ],
+    Board.Template.SIMPLE: [
+        ("To do", Column.Category.TODO, None),
+        ("Doing", Column.Category.IN_PROGRESS, None),
+        ("Done", Column.Category.DONE, None),
+    ],
+}
+
+
+@transaction.atomic
+def board_create(*, user, name: str, template: str = Board.Template.ML_SPRINT, key: str = "MLK") -> Board:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A board needs a name."})
+    if template not in WORKFLOW_TEMPLATES:
+        raise ValidationError({"template": "Unknown workflow template."})
+    key = _clean_key(key)
+    board = Board.objects.create(name=name[:120], template=template, key=key, created_by=user)
+    Membership.objects.create(board=board, user=user, role=Membership.Role.OWNER)
+    Column.objects.bulk_create(
+        Column(board=board, name=col_name, position=i, category=category, wip_limit=wip)
+        for i, (col_name, category, wip) in enumerate(WORKFLOW_TEMPLATES[template])
+    )
+    return board
+
+
+def _clean_key(key: str) -> str:
+    key = (key or "").strip().upper()
+    if not key.isalnum() or not (1 <= len(key) <= 8):
+        raise ValidationError({"key": "Use 1 to 8 letters or digits, e.g. MLK."})
+    return key
+
+
+@transaction.atomic
+def board_update(*, board: Board, name: str, wip_mode: str, key: str) -> Board:
+    board = lock_board(board.pk)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A board needs a name."})
+    if wip_mode not in Board.WipMode.values:
+        raise ValidationError({"wip_mode": "Choose warn or hard."})
+    board.name, board.wip_mode, board.key = name[:120], wip_mode, _clean_key(key)
+    board.save(update_fields=["name", "wip_mode", "key"])
+    bump_version(board, layout=True)
+    return board
+
+
+# --- members ---------------------------------------------------------------
+
+@transaction.atomic
+def membership_add(*, board: Board, identifier: str, role: str) -> Membership:
+    identifier = (identifier or "").strip()
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": "Choose owner, member or viewer."})
+    if not identifier:
+        raise ValidationError({"identifier": "Enter a username or an email address."})
+    user = User.objects.filter(Q(username__iexact=identifier) | Q(email__iexact=identifier)).order_by("id").first()
+    if user is None:
+        raise ValidationError({"identifier": f"No account with the username or email “{identifier}”."})
+    board = lock_board(board.pk)
+    if Membership.objects.filter(board=board, user=user).exists():
+        raise ValidationError({"identifier": f"{user.get_username()} is already on this board."})
+    membership = Membership.objects.create(board=board, user=user, role=role)
+    bump_version(board, layout=True)
+    return membership
+
+
+def _owner_count(board: Board) -> int:
+    return Membership.objects.filter(board=board, role=Membership.Role.OWNER).count()
+
+
+@transaction.atomic
+def membership_change_role(*, board: Board, membership_id: int, role: str) -> Membership:
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": "Choose owner, member or viewer."})
+    board = lock_board(board.pk)
+    membership = Membership.objects.get(pk=membership_id, board=board)
+    if membership.role == Membership.Role.OWNER and role != Membership.Role.OWNER and _owner_count(board) == 1:
+        raise ValidationError({"role": "A board needs at least one owner: make someone else owner first."})
+    membership.role = role
+    membership.save(update_fields=["role"])
+    bump_version(board, layout=True)
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, board: Board, membership_id: int) -> None:
+    board = lock_board(board.pk)
+    membership = Membership.objects.get(pk=membership_id, board=board)
+    if membership.role == Membership.Role.OWNER and _owner_count(board) == 1:
+        raise ValidationError({"membership": "The last owner cannot be removed."})
+    membership.delete()
+    bump_version(board, layout=True)
+
+
+# --- columns ---------------------------------------------------------------
+
+def _clean_column_fields(name: str, wip_limit, category: str):
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A column needs a name."})
+    if category not in Column.Category.values:
+        raise ValidationError({"category": "Unknown column category."})
+    if wip_limit in ("", None):
+        wip_limit = None
+    else:
+        try:
+            wip_limit = int(wip_limit)
+        except (TypeError, ValueError):
+            raise ValidationError({"wip_limit": "The WIP limit is a whole number, or empty for none."}) from None
+        if not 1 <= wip_limit <= 10_000:
+            raise ValidationError({"wip_limit": "The WIP limit must be between 1 and 10000."})
+    return name[:60], wip_limit, category
+
+
+@transaction.atomic
+def column_create(*, board: Board, name: str, wip_limit=None, category: str = Column.Category.IN_PROGRESS) -> Column:
+    name, wip_limit, category = _clean_column_fields(name, wip_limit, category)
+    board = lock_board(board.pk)
+    last = board.columns.order_by("-position").values_list("position", flat=True).first()
+    column = Column.objects.create(
+        board=board, name=name, wip_limit=wip_limit, category=category, position=(last or 0) + 1
+    )
+    bump_version(board, layout=True)
+    return column
+
+
+@transaction.atomic
+def column_update(*, board: Board, column_id: int, name: str, wip_limit, category: str) -> Column:
+    name, wip_limit, category = _clean_column_fields(name, wip_limit, category)
+    board = lock_board(board.pk)
+    column = Column.objects.get(pk=column_id, board=board)
+    column.name, column.wip_limit, column.category = name, wip_limit, category
+    column.save(update_fields=["name", "wip_limit", "category"])
+    bump_version(board, layout=True)
+    return column
+
+
+@transaction.atomic
+def column_shift(*, board: Board, column_id: int, offset: int) -> None:
+    """Move a column left (-1) or right (+1) in the board's order."""
+    if offset not in (-1, 1):
+        raise ValidationError({"position": "A column moves one place left or right."})
+    board = lock_board(board.pk)
+    columns = list(board.columns.order_by("position", "id"))
+    index = next((i for i, c in enumerate(columns) if c.pk == int(column_id)), None)
+    if index is None:
+        raise Column.DoesNotExist
+    new_index = index + (1 if offset > 0 else -1)
+    if not 0 <= new_index < len(columns):
+        raise ValidationError({"position": "The column is already at that end of the board."})
+    columns[index], columns[new_index] = columns[new_index], columns[index]
+    for position, column in enumerate(columns):
+        column.position = position
+    Column.objects.bulk_update(columns, ["position"])
+    bump_version(board, layout=True)
+
+
+@transaction.atomic
+def column_delete(*, board: Board, column_id: int, actor=None, move_to_id=None) -> None:
+    """Delete a column; its cards go to another column first (appended in order)."""
+    board = lock_board(board.pk)
+    column = Column.objects.get(pk=column_id, board=board)
+    if board.columns.count() == 1:
+        raise ValidationError({"column": "A board keeps at least one column."})
+    tickets = list(column.tickets.order_by("rank").select_related("column"))
+    if tickets:
+        if not move_to_id:
+            raise ValidationError({"move_to": "This column has cards: choose where they go."})
+        try:
+            target = Column.objects.get(pk=int(move_to_id), board=board)
+        except (Column.DoesNotExist, TypeError, ValueError):
+            raise ValidationError({"move_to": "Choose another column of this board."}) from None
+        if target.pk == column.pk:
+            raise ValidationError({"move_to": "Choose a column other than the one being deleted."})
+        version = bump_version(board)
+        last = Ticket.objects.filter(column=target).order_by("-rank").values_list("rank", flat=True).first()
+        keys = generate_n_keys_between(last, None, len(tickets))
+        now = timezone.now()
+        events = []
+        for ticket, key in zip(tickets, keys):
+            events.append(new_event(ticket, actor, "column", str(column.pk), str(target.pk), column.name, target.name,
+                                 at=now, board_version=version))
+            enter_column(ticket, target, now)
+            ticket.rank = key
+            ticket.version += 1
+            ticket.board_version = version
+            ticket.updated_at = now
+        Ticket.objects.bulk_update(
+            tickets, ["column", "rank", "entered_column_at", "started_at", "done_at", "version", "board_version", "updated_at"]
+        )
+        TicketEvent.objects.bulk_create(events)
+    column.delete()
+    bump_version(board, layout=True)
+
+
+# --- labels, epics, sprints -------------------------------------------------
+
+@transaction.atomic
+def label_create(*, board: Board, name: str, color: str = "#6b7280") -> Label:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A label needs a name."})
+    board = lock_board(board.pk)
+    if board.labels.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"The label “{name}” exists already."})
+    label = Label.objects.create(board=board, name=name[:40], color=_clean_color(color))
+    bump_version(board, layout=True)
+    return label
+
+
+@transaction.atomic
+def label_delete(*, board: Board, label_id: int, actor=None) -> None:
+    """Delete a label; the tickets that carried it record a "labels" event,
+    so that their history still replays to their current labels."""
+    board = lock_board(board.pk)
+    label = Label.objects.get(pk=label_id, board=board)
+    tickets = list(label.tickets.prefetch_related("labels"))
+    before = {t.pk: field_value(t, "labels") for t in tickets}
+    label.delete()
+    version = bump_version(board, layout=True)
+    now = timezone.now()
+    events = []
+    for ticket in tickets:
+        ticket._prefetched_objects_cache = {}
+        after = field_value(ticket, "labels")
+        events.append(new_event(ticket, actor, "labels", before[ticket.pk][0], after[0], before[ticket.pk][1], after[1],
+                             at=now, board_version=version))
+    TicketEvent.objects.bulk_create(events)
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(board_version=version)
+
+
+@transaction.atomic
+def epic_create(*, board: Board, name: str, color: str = "#7c3aed") -> Epic:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "An epic needs a name."})
+    board = lock_board(board.pk)
+    if board.epics.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"The epic “{name}” exists already."})
+    epic = Epic.objects.create(board=board, name=name[:80], color=_clean_color(color))
+    bump_version(board, layout=True)
+    return epic
+
+
+@transaction.atomic
+def sprint_create(*, board: Board, name: str, start, end, goal: str = "") -> Sprint:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A sprint needs a name."})
+    if not start or not end:
+        raise ValidationError({"start": "A sprint needs a start and an end date."})
+    if end < start:
+        raise ValidationError({"end": "The sprint ends before it starts."})
+    board = lock_board(board.pk)
+    sprint = Sprint.objects.create(board=board, name=name[:80], start=start, end=end, goal=goal or "")
+    bump_version(board, layout=True)
+    return sprint
+
+
+def _clean_color(color: str) -> str:
+    color = (color or "").strip()
+    if len(color) == 7 and color.startswith("#") and all(c in "0123456789abcdefABCDEF" for c in color[1:]):
+        return color.lower()
+    raise ValidationError({"color": "Use a colour like #1f7a8c."})
