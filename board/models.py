@@ -6,6 +6,7 @@ Every write goes through board.services; models hold data and invariants only.
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -104,10 +105,14 @@ class Column(models.Model):
         return self.category == self.Category.DONE
 
 
+# Colours end up in a style attribute: only #rrggbb, even through the admin.
+hex_color = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f7a8c.")
+
+
 class Label(models.Model):
     board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="labels")
     name = models.CharField(max_length=40)
-    color = models.CharField(max_length=7, default="#6b7280")
+    color = models.CharField(max_length=7, default="#6b7280", validators=[hex_color])
 
     class Meta:
         ordering = ["name"]
@@ -120,7 +125,7 @@ class Label(models.Model):
 class Epic(models.Model):
     board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="epics")
     name = models.CharField(max_length=80)
-    color = models.CharField(max_length=7, default="#7c3aed")
+    color = models.CharField(max_length=7, default="#7c3aed", validators=[hex_color])
 
     class Meta:
         ordering = ["name"]

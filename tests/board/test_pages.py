@@ -845,3 +845,16 @@ def test_the_admin_is_closed_to_a_board_owner_who_is_not_staff(client, alice, ad
 
     assert response.status_code == 302
     assert response.url.startswith("/admin/login/")
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_label_colour_that_is_not_a_hex_colour(admin_client, admin_data):
+    label = admin_data.labels.get()
+    url = reverse("admin:board_label_change", args=[label.pk])
+
+    response = admin_client.post(url, {"board": admin_data.pk, "name": "nlp", "color": "red; background: url(x)"})
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "Use a colour like #1f7a8c." in response.content.decode()
+    label.refresh_from_db()
+    assert label.color != "red; background: url(x)"
