@@ -8,6 +8,7 @@ version, 403 for a role that is too low, 404 for boards you are not on.
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
@@ -47,6 +48,15 @@ def _lanes(request) -> str:
 
 
 # --- accounts --------------------------------------------------------------
+
+class LoginView(auth_views.LoginView):
+    """Django's login, answering a wrong password with 422 like every other form."""
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 422
+        return response
+
 
 @require_http_methods(["GET", "POST"])
 def signup(request):

@@ -721,3 +721,12 @@ def test_a_move_on_a_board_id_beyond_the_databases_range_is_404(client, alice, b
 
     assert [r.status_code for r in responses] == [404, 404, 422]
     assert Ticket.objects.get(pk=ticket.pk).column_id == columns[0].pk
+
+
+@pytest.mark.django_db
+def test_a_wrong_password_answers_422_with_the_message_on_the_form(client, alice):
+    response = client.post("/accounts/login/", {"username": "alice", "password": "not-the-password"})
+
+    assert response.status_code == 422
+    assert "Please enter a correct username and password" in response.content.decode()
+    assert "_auth_user_id" not in client.session
