@@ -11,6 +11,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db.models import Count
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -326,8 +327,8 @@ def _settings_context(board, membership, bound=None, bound_name=None):
     }
     if bound is not None:
         forms_[bound_name] = bound
-    columns = list(board.columns.all())
-    counts = {c.pk: c.tickets.count() for c in columns}
+    columns = list(board.columns.annotate(n_cards=Count("tickets")))
+    counts = {c.pk: c.n_cards for c in columns}
     return {
         "board": board, "membership": membership, "forms": forms_, "columns": columns, "counts": counts,
         "members": board.memberships.select_related("user").order_by("user__username"),

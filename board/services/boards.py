@@ -220,17 +220,23 @@ def column_delete(*, board: Board, column_id: int, actor=None, move_to_id=None) 
 
 # --- labels, epics, sprints -------------------------------------------------
 
-@transaction.atomic
-def label_create(*, board: Board, name: str, color: str = "#6b7280") -> Label:
+def _create_named(model, *, board: Board, name: str, color: str, a_thing: str):
+    """Labels and epics: a name unique on the board (any case) and a colour."""
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": "A label needs a name."})
+        raise ValidationError({"name": f"{a_thing.capitalize()} needs a name."})
     board = lock_board(board.pk)
-    if board.labels.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"The label “{name}” exists already."})
-    label = Label.objects.create(board=board, name=name[:40], color=_clean_color(color))
+    if model.objects.filter(board=board, name__iexact=name).exists():
+        raise ValidationError({"name": f"The {a_thing.split()[-1]} “{name}” exists already."})
+    max_length = model._meta.get_field("name").max_length
+    item = model.objects.create(board=board, name=name[:max_length], color=_clean_color(color))
     bump_version(board, layout=True)
-    return label
+    return item
+
+
+@transaction.atomic
+def label_create(*, board: Board, name: str, color: str = "#6b7280") -> Label:
+    return _create_named(Label, board=board, name=name, color=color, a_thing="a label")
 
 
 @transaction.atomic
@@ -256,15 +262,7 @@ def label_delete(*, board: Board, label_id: int, actor=None) -> None:
 
 @transaction.atomic
 def epic_create(*, board: Board, name: str, color: str = "#7c3aed") -> Epic:
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "An epic needs a name."})
-    board = lock_board(board.pk)
-    if board.epics.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"The epic “{name}” exists already."})
-    epic = Epic.objects.create(board=board, name=name[:80], color=_clean_color(color))
-    bump_version(board, layout=True)
-    return epic
+    return _create_named(Epic, board=board, name=name, color=color, a_thing="an epic")
 
 
 @transaction.atomic
