@@ -50,7 +50,7 @@ class TicketFilter(django_filters.FilterSet):
         if not value:
             return queryset
         condition = Q(title__icontains=value) | Q(description__icontains=value)
-        head, _, number = value.rpartition("-")
+        number = value.rpartition("-")[2]
         if number.isdigit() and len(number) < 10:
             condition |= Q(number=int(number))
         return queryset.filter(condition)
@@ -130,7 +130,7 @@ def card_lookups_for(card: Ticket) -> CardLookups:
     )
 
 
-def _lane_field(lanes: str) -> str | None:
+def lane_field_for(lanes: str) -> str | None:
     return {"assignee": "assignee_id", "epic": "epic_id"}.get(lanes)
 
 
@@ -177,7 +177,7 @@ def board_page(board: Board, filters: TicketFilter, lanes: str = "") -> BoardPag
     # 1: columns with their card counts (all cards, for WIP limits)
     columns = list(Column.objects.filter(board=board).annotate(n_cards=Count("tickets")).order_by("position", "id"))
     counts = {col.pk: col.n_cards for col in columns}
-    lane_field = _lane_field(lanes)
+    lane_field = lane_field_for(lanes)
     partition = [F("column_id")] + ([F(lane_field)] if lane_field else [])
     # The window ranks only (id, column, rank) of the matching cards; the wide
     # rows are then fetched for the ≤ page_size + 1 per column it keeps, so a
@@ -196,11 +196,11 @@ def board_page(board: Board, filters: TicketFilter, lanes: str = "") -> BoardPag
     epics = list(board.epics.all())  # 6
     sprints = list(board.sprints.exclude(state=Sprint.State.CLOSED))  # 7
 
-    lane_defs = _lanes(lanes, cards, members, epics)
+    lane_defs = _lanes(lanes, members, epics)
     grid = {(lane.key, col.pk): Cell(column=col, lane_key=lane.key) for lane in lane_defs for col in columns}
     for card in cards:
-        lane_key = _lane_key(card, lane_field)
-        cell = grid.get((lane_key, card.column_id))
+        card_lane = lane_key(card, lane_field)
+        cell = grid.get((card_lane, card.column_id))
         if cell is None:
             continue
         if len(cell.cards) < page_size:
@@ -217,14 +217,15 @@ def board_page(board: Board, filters: TicketFilter, lanes: str = "") -> BoardPag
     )
 
 
-def _lane_key(card, lane_field):
+def lane_key(card, lane_field: str | None) -> str:
+    """The swimlane a card sits in: "" without lanes, "none" for no assignee/epic."""
     if not lane_field:
         return ""
     value = getattr(card, lane_field)
     return str(value) if value is not None else "none"
 
 
-def _lanes(lanes, cards, members, epics) -> list[Lane]:
+def _lanes(lanes, members, epics) -> list[Lane]:
     if lanes == "assignee":
         result = [Lane(str(m.user_id), m.user.get_full_name() or m.user.get_username(), []) for m in members]
         return result + [Lane("none", "Unassigned", [])]
@@ -233,13 +234,13 @@ def _lanes(lanes, cards, members, epics) -> list[Lane]:
     return [Lane("", "", [])]
 
 
-def column_cards_after(board: Board, filters: TicketFilter, column_id: int, after_rank: str, lanes: str = "", lane_key: str = ""):
+def column_cards_after(board: Board, filters: TicketFilter, column_id: int, after_rank: str, lanes: str = "", lane: str = ""):
     """The next page of one column (or one lane's cell), after a rank."""
     page_size = settings.BOARD_PAGE_SIZE
     qs = filters.qs.filter(column_id=column_id, rank__gt=after_rank)
-    lane_field = _lane_field(lanes)
-    if lane_field and lane_key:
-        qs = qs.filter(**({f"{lane_field}__isnull": True} if lane_key == "none" else {lane_field: lane_key}))
+    lane_field = lane_field_for(lanes)
+    if lane_field and lane:
+        qs = qs.filter(**({f"{lane_field}__isnull": True} if lane == "none" else {lane_field: lane}))
     cards = _cards(qs.order_by("rank"), limit=page_size + 1)
     return cards[:page_size], len(cards) > page_size
 

@@ -151,13 +151,12 @@ def board_poll(request, board_id):
     changes = selectors.board_changes(board, since, filters)
     if changes is None:
         return JsonResponse({"version": board.version, "layout_version": board.layout_version, "reload": True})
-    lane_field = {"assignee": "assignee_id", "epic": "epic_id"}.get(_lanes(request))
+    lane_field = selectors.lane_field_for(_lanes(request))
     renderer = CardRenderer(board, selectors.card_lookups(board), can_edit=can(membership, WRITE_CARDS))
     cards = []
     for card in changes.cards:
-        lane = "" if not lane_field else (str(getattr(card, lane_field)) if getattr(card, lane_field) else "none")
         cards.append({
-            "id": card.pk, "column": card.column_id, "lane": lane, "rank": card.rank,
+            "id": card.pk, "column": card.column_id, "lane": selectors.lane_key(card, lane_field), "rank": card.rank,
             "html": renderer.render(card),
         })
     return JsonResponse({
@@ -208,7 +207,7 @@ def _move_refused(request, board, message, status):
 @login_required
 @require_POST
 def ticket_create(request, board_id):
-    board, membership = board_for(request.user, board_id, needs=WRITE_CARDS)
+    board, _ = board_for(request.user, board_id, needs=WRITE_CARDS)
     form = TicketQuickAddForm(request.POST)
     column = None
     if form.is_valid() and form.cleaned_data.get("column"):
