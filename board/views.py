@@ -168,7 +168,7 @@ def board_poll(request, board_id):
 @login_required
 @require_POST
 def ticket_move(request, board_id):
-    board, membership = board_for(request.user, board_id, needs=WRITE_CARDS)
+    board, _ = board_for(request.user, board_id, needs=WRITE_CARDS)
     form = MoveForm(request.POST)
     if not form.is_valid():
         message = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
