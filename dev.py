@@ -8,16 +8,22 @@ only when pyproject.toml changed since the last install.
 
 `run` uses the environment as it is: SQLite under var/ and a filesystem Celery broker
 by default, or DATABASE_URL / CELERY_BROKER_URL when set. PORT (default 8000) picks
-the port; MLKANBAN_SKIP_SEED=1 skips `manage.py seed_demo`. Ctrl-C stops everything.
+the port. Demo data (`manage.py seed_demo`) goes only into the embedded SQLite
+database, never into a server database; MLKANBAN_SKIP_SEED=1 skips it there too.
+Ctrl-C stops everything.
 
-`test` runs the suite (a) on the embedded defaults and (b) against PostgreSQL and
-Redis on 127.0.0.1 (TEST_DATABASE_URL overrides the database). Where CI is "true"
-or "1", a missing service fails the run instead of skipping pass (b), and
+`test` first runs the guardrails (import contracts, migrations in step with the
+models, `check --deploy` with the production variables, the OpenAPI schema without
+warnings, ruff) and stops if one fails; then the suite (a) on the embedded defaults
+and (b) against PostgreSQL and Redis on 127.0.0.1 (TEST_DATABASE_URL overrides the
+database). MLKANBAN_SKIP_GUARDRAILS=1 skips the guardrails outside CI. Where CI is
+"true" or "1", a missing service fails the run instead of skipping pass (b), and
 MLKANBAN_REQUIRE_SERVICES=1 tells the tests not to skip for missing tools either.
 """
 
 import hashlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -39,6 +45,20 @@ PG_URL = "postgres://postgres@127.0.0.1:5432/test"
 BROKER_URL, CACHE_URL = "redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/1"
 STOP_TIMEOUT = 15  # seconds between SIGTERM and SIGKILL
 
+# The HTTPS half of "the production variables" (README): with DEBUG=0 and a long
+# random SECRET_KEY, `manage.py check --deploy --fail-level WARNING` is clean.
+PRODUCTION_HTTPS = {
+    "SECURE_SSL_REDIRECT": "1",
+    "SESSION_COOKIE_SECURE": "1",
+    "CSRF_COOKIE_SECURE": "1",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "SECURE_HSTS_PRELOAD": "1",
+}
+# Never inherited by the test passes: the tests choose these themselves.
+NOT_FOR_TESTS = ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "DEBUG", "TRUST_X_FORWARDED_PROTO",
+                 "NUM_PROXIES", *PRODUCTION_HTTPS)
+
 # Describes the database and broker that settings.py actually chose (env or .env).
 DESCRIBE = """
 from urllib.parse import urlsplit
@@ -47,7 +67,8 @@ d = s.DATABASES["default"]
 if d["ENGINE"].endswith("sqlite3"):
     print(f"Database: SQLite (embedded) at {d['NAME']}")
 else:
-    print(f"Database: {d['ENGINE'].rsplit('.', 1)[-1]} {d.get('USER') or ''}@{d.get('HOST') or 'localhost'}:{d.get('PORT') or ''}/{d['NAME']} (DATABASE_URL)")
+    where = f"{d.get('USER') or ''}@{d.get('HOST') or 'localhost'}:{d.get('PORT') or ''}/{d['NAME']}"
+    print(f"Database: {d['ENGINE'].rsplit('.', 1)[-1]} {where} (DATABASE_URL)")
 u = urlsplit(s.CELERY_BROKER_URL)
 if u.scheme == "filesystem":
     print(f"Broker:   filesystem (embedded) under {s.BROKER_DIR}")
@@ -83,16 +104,38 @@ def manage(*args: str) -> int:
     return subprocess.run([str(PY), "manage.py", *args], cwd=ROOT).returncode
 
 
+def database_engine() -> str:
+    """The database engine settings.py chose (environment or .env), e.g. django.db.backends.sqlite3."""
+    code = "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
+    out = subprocess.run([str(PY), "manage.py", "shell", "--verbosity", "0", "-c", code],
+                         cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"[dev.py] cannot read the settings:\n{out.stderr.strip()}")
+    return out.stdout.strip().splitlines()[-1]
+
+
 # --- run ------------------------------------------------------------------
+
+def seed(engine: str) -> bool:
+    """Load the demo team into the embedded SQLite database only; True if it was loaded."""
+    if truthy("MLKANBAN_SKIP_SEED"):
+        say("MLKANBAN_SKIP_SEED is set: not running seed_demo")
+        return False
+    if not engine.endswith("sqlite3"):
+        say(f"DATABASE_URL points at a server database ({engine.rsplit('.', 1)[-1]}): not loading demo data "
+            "into it. Create an administrator with `.venv/bin/python manage.py createsuperuser`.")
+        return False
+    if manage("seed_demo") != 0:
+        sys.exit("[dev.py] manage.py seed_demo failed (see above); set MLKANBAN_SKIP_SEED=1 to start without demo data")
+    return True
+
 
 def run() -> int:
     ensure_venv()
     if manage("migrate", "--noinput") != 0:
         sys.exit("[dev.py] manage.py migrate failed (see above)")
-    if truthy("MLKANBAN_SKIP_SEED"):
-        say("MLKANBAN_SKIP_SEED is set: not running seed_demo")
-    elif manage("seed_demo") != 0:
-        sys.exit("[dev.py] manage.py seed_demo failed (see above); set MLKANBAN_SKIP_SEED=1 to start without demo data")
+    engine = database_engine()
+    seeded = seed(engine)
     manage("shell", "--verbosity", "0", "-c", DESCRIBE)
 
     port = os.environ.get("PORT", "8000")
@@ -113,10 +156,11 @@ def run() -> int:
     # Each child gets its own process group: Ctrl-C reaches only this script,
     # which stops the children in order, and a kill takes their workers too.
     children = {name: subprocess.Popen(cmd, cwd=ROOT, process_group=0) for name, cmd in commands.items()}
+    login = f"{DEMO_USER} / {DEMO_PASSWORD}" if seeded else "your own account (manage.py createsuperuser)"
     print(f"""
   mlkanban is starting (gunicorn pid {children['gunicorn'].pid}, celery pid {children['celery'].pid})
     URL:    http://127.0.0.1:{port}/
-    Login:  {DEMO_USER} / {DEMO_PASSWORD}
+    Login:  {login}
   Ctrl-C stops both.
 """, flush=True)
 
@@ -170,6 +214,29 @@ def unreachable(name: str, url: str, default_port: int) -> str | None:
         return f"{name} at {address[0]}:{address[1]} is not reachable ({exc.strerror or exc})"
 
 
+def guardrails(env: dict[str, str]) -> bool:
+    """Checks that are not tests: each runs, all are reported, any failure fails the run."""
+    production = dict(env, DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), **PRODUCTION_HTTPS)
+    steps = [
+        ("import contracts (lint-imports)", [str(BIN / "lint-imports")], env),
+        ("migrations match the models", [str(PY), "manage.py", "makemigrations", "--check", "--dry-run"], env),
+        ("deployment checks with the production variables",
+         [str(PY), "manage.py", "check", "--deploy", "--fail-level", "WARNING"], production),
+        ("OpenAPI schema without warnings",
+         [str(PY), "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", os.devnull], env),
+        ("ruff", [str(BIN / "ruff"), "check", "--output-format", "concise", "."], env),
+    ]
+    print(f"\n{'=' * 70}\n[dev.py] guardrails\n{'=' * 70}", flush=True)
+    failed = []
+    for title, cmd, step_env in steps:
+        say(f"guardrail: {title}: {' '.join(Path(c).name if c.startswith(str(ROOT)) else c for c in cmd)}")
+        if subprocess.run(cmd, cwd=ROOT, env=step_env).returncode != 0:
+            failed.append(title)
+    for title, *_ in steps:
+        say(f"{'FAILED' if title in failed else 'ok    '} guardrail: {title}")
+    return not failed
+
+
 def pytest_pass(title: str, env: dict[str, str], args: list[str]) -> int:
     print(f"\n{'=' * 70}\n[dev.py] pass {title}\n{'=' * 70}", flush=True)
     rc = subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env).returncode
@@ -181,7 +248,7 @@ def pytest_pass(title: str, env: dict[str, str], args: list[str]) -> int:
 def test(args: list[str]) -> int:
     ensure_venv()
     ci = truthy("CI")
-    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")}
+    base = {k: v for k, v in os.environ.items() if k not in NOT_FOR_TESTS}
     base["FAST_PASSWORD_HASHER"] = "1"
     base["MLKANBAN_READ_DOTENV"] = "0"
     if ci:
@@ -189,6 +256,12 @@ def test(args: list[str]) -> int:
     results = {}
 
     with tempfile.TemporaryDirectory(prefix="mlkanban-test-") as tmp:
+        if truthy("MLKANBAN_SKIP_GUARDRAILS") and not ci:
+            say("MLKANBAN_SKIP_GUARDRAILS is set: not running the guardrails")
+        elif not guardrails(dict(base, MLKANBAN_VAR_DIR=str(Path(tmp, "guardrails")))):
+            say("FAILED guardrails (see above): not running the test passes")
+            return 1
+
         title = "(a) embedded: SQLite + filesystem broker"
         env = dict(base, MLKANBAN_VAR_DIR=str(Path(tmp, "embedded")))
         results[title] = pytest_pass(title, env, args)
@@ -203,7 +276,8 @@ def test(args: list[str]) -> int:
             print(f"\n[dev.py] SKIPPED pass {title}: {'; '.join(missing)}", flush=True)
             results[title] = None
         else:
-            env = dict(base, MLKANBAN_VAR_DIR=str(Path(tmp, "services")),
+            # A server database needs SECRET_KEY (settings refuse to start without one).
+            env = dict(base, MLKANBAN_VAR_DIR=str(Path(tmp, "services")), SECRET_KEY=secrets.token_urlsafe(50),
                        DATABASE_URL=db_url, CELERY_BROKER_URL=BROKER_URL, REDIS_URL=CACHE_URL)
             results[title] = pytest_pass(title, env, args)
 

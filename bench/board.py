@@ -128,7 +128,7 @@ def build_board(name: str, n_cards: int, owner, members, rng: random.Random) -> 
         number = 0
         per_column = [n_cards // len(columns) + (1 if i < n_cards % len(columns) else 0)
                       for i in range(len(columns))]
-        for column, count in zip(columns, per_column):
+        for column, count in zip(columns, per_column, strict=True):
             keys = generate_n_keys_between(None, None, count) if count else []
             for key in keys:
                 number += 1
@@ -175,14 +175,16 @@ def build_board(name: str, n_cards: int, owner, members, rng: random.Random) -> 
         # A history like ticket_create would write, so the move response's
         # event prefetch reads a realistic amount.
         col_name = {c.pk: c.name for c in columns}
-        TicketEvent.objects.bulk_create(
-            (ev for tid, cid, _, created in rows for ev in (
-                TicketEvent(ticket_id=tid, actor=owner, field="created", at=created, board_version=1),
-                TicketEvent(ticket_id=tid, actor=owner, field="column", new=str(cid),
-                            new_display=col_name[cid], at=created, board_version=1),
-            )),
-            batch_size=2000,
-        )
+        category = {c.pk: c.category for c in columns}
+        events = []
+        for tid, cid, _, created in rows:
+            events.append(TicketEvent(board=board, ticket_id=tid, actor=owner, field="created", at=created,
+                                      board_version=len(events) + 1, category=category[cid]))
+            events.append(TicketEvent(board=board, ticket_id=tid, actor=owner, field="column", new=cid,
+                                      new_display=col_name[cid], at=created, board_version=len(events) + 1,
+                                      category=category[cid]))
+        TicketEvent.objects.bulk_create(events, batch_size=2000)
+        Board.objects.filter(pk=board.pk).update(version=len(events))
     board.refresh_from_db()
     return {"board": board, "columns": columns, "order": order,
             "versions": {tid: 1 for tid, *_ in rows}}
@@ -296,11 +298,7 @@ def order_matches_db(state: dict) -> bool:
 
 def delete_board(board_id: int) -> float:
     t0 = time.perf_counter()
-    with transaction.atomic():
-        # Column -> Ticket is PROTECT: take the tickets (and their events,
-        # comments and label rows, by cascade) before the board and columns.
-        Ticket.objects.filter(board_id=board_id).delete()
-        Board.objects.filter(pk=board_id).delete()
+    services.board_purge(board=Board.objects.get(pk=board_id))
     return time.perf_counter() - t0
 
 

@@ -1,18 +1,34 @@
 """REST API: the same selectors, services and access policy as the pages."""
 
-import dataclasses
-
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .models import Ticket
+from .models import Board, EventSource, Ticket
 from .permissions import READ, WRITE_CARDS, board_for
-from .serializers import BoardSerializer, MoveSerializer, TicketSerializer, TicketWriteSerializer
+from .serializers import (
+    BoardSerializer,
+    ErrorSerializer,
+    MoveResultSerializer,
+    MoveSerializer,
+    RefusalSerializer,
+    TicketPatchSerializer,
+    TicketSerializer,
+    TicketWriteSerializer,
+    ValidationErrorSerializer,
+)
+
+
+def _writer(request) -> services.Writer:
+    """Changes made through the API say so in the history."""
+    return services.Writer(request.user, EventSource.API)
 
 
 def _refused(error: ValidationError) -> Response:
@@ -20,13 +36,58 @@ def _refused(error: ValidationError) -> Response:
     return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
 
 
+# --- what the schema says (drf-spectacular) -------------------------------------
+
+_ERRORS = {
+    400: OpenApiResponse(ValidationErrorSerializer, "The body could not be read, or fields are invalid."),
+    401: OpenApiResponse(ErrorSerializer, "No credentials, or a wrong token (`Authorization: Token <key>`)."),
+    403: OpenApiResponse(ErrorSerializer, "Your role on this board is too low (viewers cannot write), "
+                                          "or a session request without its CSRF token."),
+    404: OpenApiResponse(ErrorSerializer, "No such board for you (boards you are not on are 404 too), "
+                                          "or no such ticket on it."),
+    409: OpenApiResponse(ErrorSerializer, "Someone changed the ticket since the version you sent, "
+                                          "or a hard WIP limit refused it."),
+    422: OpenApiResponse(RefusalSerializer, "Well-formed, but refused by a board rule."),
+    429: OpenApiResponse(ErrorSerializer, "Too many wrong tokens from your address: wait for Retry-After."),
+}
+
+
+def _responses(ok: dict, *codes: int) -> dict:
+    return {**ok, **{code: _ERRORS[code] for code in (*codes, 401, 429)}}
+
+
+def _id(name: str, what: str) -> OpenApiParameter:
+    return OpenApiParameter(name, {"type": "integer", "minimum": 1}, OpenApiParameter.PATH, description=what)
+
+
+BOARD_ID = _id("board_id", "The board's id.")
+TICKET_ID = _id("ticket_id", "The ticket's id (`id`, not its number).")
+TICKET_FILTERS = [
+    OpenApiParameter("q", str, description="Words in the title or description, or a ticket number (`MLK-12`, `12`)."),
+    OpenApiParameter("assignee", str, description="A member's username, or `none` for unassigned tickets."),
+    OpenApiParameter("label", str, description="A label's name."),
+    OpenApiParameter("kind", str, enum=[value for value, _ in Ticket.Kind.choices]),
+    OpenApiParameter("epic", OpenApiTypes.INT, description="An epic's id."),
+    OpenApiParameter("blocked", OpenApiTypes.BOOL, description="Only blocked (true) or unblocked (false) tickets."),
+]
+
+
+@extend_schema_view(get=extend_schema(
+    operation_id="boards_list", tags=["boards"], summary="Your boards",
+    responses=_responses({200: BoardSerializer(many=True)}),
+))
 class BoardListApi(ListAPIView):
     serializer_class = BoardSerializer
+    queryset = Board.objects.none()  # for the schema; get_queryset() is what runs
 
     def get_queryset(self):
         return selectors.board_list_for_user(self.request.user).prefetch_related("columns")
 
 
+@extend_schema_view(get=extend_schema(
+    operation_id="boards_retrieve", tags=["boards"], summary="A board with its columns", parameters=[BOARD_ID],
+    responses=_responses({200: BoardSerializer}, 404),
+))
 class BoardDetailApi(RetrieveAPIView):
     serializer_class = BoardSerializer
 
@@ -35,12 +96,27 @@ class BoardDetailApi(RetrieveAPIView):
         return board
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="tickets_list", tags=["tickets"], summary="A board's tickets, filtered",
+        description="The tickets of a board in board order (column, then rank); the board page's filters apply.",
+        parameters=[BOARD_ID, *TICKET_FILTERS], responses=_responses({200: TicketSerializer(many=True)}, 404),
+    ),
+    post=extend_schema(
+        operation_id="tickets_create", tags=["tickets"], summary="Create a ticket", parameters=[BOARD_ID],
+        description="Members and owners: a new ticket at the bottom of `column` (or of the first column). "
+                    "People and labels are named by username and label name.",
+        request=TicketWriteSerializer(board=None),  # the schema needs no board
+        responses=_responses({201: TicketSerializer}, 400, 403, 404, 409, 422),
+    ),
+)
 class TicketListApi(ListAPIView):
     """GET: tickets of a board in board order; the board page's filters apply
     (?q=, ?assignee=, ?label=, ?kind=, ?epic=, ?blocked=).
     POST: create a ticket (members), at the bottom of `column` or the first column."""
 
     serializer_class = TicketSerializer
+    queryset = Ticket.objects.none()  # for the schema; get_queryset() is what runs
     filter_backends = []
 
     def get_queryset(self):
@@ -58,12 +134,29 @@ class TicketListApi(ListAPIView):
         d.pop("version", None)
         column = d.pop("column", None)
         try:
-            ticket = services.ticket_create(board=board, actor=request.user, data=services.TicketInput(**d), column=column)
+            ticket = services.ticket_create(board=board, actor=_writer(request), data=services.TicketInput(**d),
+                                            column=column)
+        except services.MoveRefused as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         except ValidationError as error:
             return _refused(error)
         return Response(TicketSerializer(ticket).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="tickets_retrieve", tags=["tickets"], summary="One ticket", parameters=[BOARD_ID, TICKET_ID],
+        description="One ticket of the board.",
+        responses=_responses({200: TicketSerializer}, 404),
+    ),
+    patch=extend_schema(
+        operation_id="tickets_partial_update", tags=["tickets"], summary="Change some fields of a ticket",
+        description="Members and owners: send the `version` you read and the fields to change; the others keep "
+                    "their values. A stale version answers 409 and changes nothing.",
+        parameters=[BOARD_ID, TICKET_ID], request=TicketPatchSerializer(board=None),
+        responses=_responses({200: TicketSerializer}, 400, 403, 404, 409, 422),
+    ),
+)
 class TicketDetailApi(APIView):
     """GET one ticket; PATCH some of its fields, naming the version you read
     (a stale version answers 409 and nothing changes)."""
@@ -81,7 +174,7 @@ class TicketDetailApi(APIView):
     def patch(self, request, board_id, ticket_id):
         board, _ = board_for(request.user, board_id, needs=WRITE_CARDS)
         ticket = self._ticket(board, ticket_id)
-        serializer = TicketWriteSerializer(data=request.data, board=board, partial=True)
+        serializer = TicketWriteSerializer(data=request.data, board=board, ticket=ticket, partial=True)
         serializer.is_valid(raise_exception=True)
         d = dict(serializer.validated_data)
         if "version" not in d:
@@ -90,16 +183,11 @@ class TicketDetailApi(APIView):
         if "column" in d:
             return Response({"column": ["Moves go through …/move/ (with neighbours or a position)."]},
                             status=status.HTTP_422_UNPROCESSABLE_ENTITY)
-        current = services.TicketInput(
-            title=ticket.title, description=ticket.description, kind=ticket.kind, points=ticket.points,
-            assignee=ticket.assignee, labels=tuple(ticket.labels.all()), epic=ticket.epic, sprint=ticket.sprint,
-            timebox_days=ticket.timebox_days, blocked=ticket.blocked, blocked_reason=ticket.blocked_reason,
-        )
         version = d.pop("version")
         try:
-            updated = services.ticket_update(
-                ticket_id=ticket.pk, board=board, actor=request.user, expected_version=version,
-                data=dataclasses.replace(current, **d),
+            updated = services.ticket_patch(
+                board=board, ticket_id=ticket.pk, actor=_writer(request),
+                changes=d, expected_version=version,
             )
         except services.Conflict as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
@@ -108,7 +196,14 @@ class TicketDetailApi(APIView):
         return Response(TicketSerializer(updated).data)
 
 
+@extend_schema_view(post=extend_schema(
+    operation_id="tickets_move", tags=["tickets"], summary="Move a ticket", parameters=[BOARD_ID, TICKET_ID],
+    request=MoveSerializer, responses=_responses({200: MoveResultSerializer}, 400, 403, 404, 409, 422),
+))
 class TicketMoveApi(APIView):
+    """Move a ticket to a column (the same or another), naming the version you
+    read; a soft WIP limit lets it through with a `warning`, a hard one answers 409."""
+
     def post(self, request, board_id, ticket_id):
         board, _ = board_for(request.user, board_id, needs=WRITE_CARDS)
         serializer = MoveSerializer(data=request.data)
@@ -116,7 +211,7 @@ class TicketMoveApi(APIView):
         d = serializer.validated_data
         try:
             result = services.ticket_move(
-                board=board, actor=request.user, ticket_id=ticket_id, expected_version=d["version"],
+                board=board, actor=_writer(request), ticket_id=ticket_id, expected_version=d["version"],
                 to_column_id=d["column"], after_id=d.get("after"), before_id=d.get("before"),
                 position=d.get("position") or None,
             )
@@ -125,3 +220,14 @@ class TicketMoveApi(APIView):
         except ValidationError as error:
             return _refused(error)
         return Response({**TicketSerializer(result.ticket).data, "warning": result.warning})
+
+
+class SchemaApi(SpectacularAPIView):
+    """GET /api/schema/: the OpenAPI schema of this API (signed-in users).
+
+    The API has one version, so ?version= is ignored: drf-spectacular would
+    copy it into the schema and into the Content-Disposition header, where a
+    newline in it raised BadHeaderError (a 500)."""
+
+    def _get_version_parameter(self, request):
+        return None

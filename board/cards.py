@@ -35,7 +35,8 @@ class CardRenderer:
         self.people, self.epics = lookups.people, lookups.epics
         # Labels show in name order; label markup is the same on every card.
         self.label_html = {
-            pk: (label.name.lower(), f'<span class="label" style="--c: {escape(label.color)}">{escape(label.name)}</span>')
+            pk: (label.name.lower(),
+                 f'<span class="label" style="--c: {escape(label.color)}">{escape(label.name)}</span>')
             for pk, label in lookups.labels.items()
         }
 
@@ -57,11 +58,14 @@ class CardRenderer:
         return f"{seconds // 60}m"
 
     def render(self, card) -> SafeString:
-        key = f"{self.board_key}-{card.number}"
-        url = self.url.format(card.number)
+        key = f"{self.board_key}-{int(card.number)}"
+        url = escape(self.url.format(int(card.number)))
         overdue = card.timebox_exceeded(self.now)
-        classes = f"card card-{card.kind}" + (" is-blocked" if card.blocked else "") + (" is-overdue" if overdue else "")
-        points = f'<span class="points" title="Story points">{card.points}</span>' if card.points is not None else ""
+        kind = escape(card.kind)  # a choice, checked by the database too; escaped all the same
+        kind_label = escape(KIND_LABELS.get(card.kind, card.kind))
+        classes = f"card card-{kind}" + (" is-blocked" if card.blocked else "") + (" is-overdue" if overdue else "")
+        points = (f'<span class="points" title="Story points">{int(card.points)}</span>'
+                  if card.points is not None else "")
         tags = []
         epic = self.epics.get(card.epic_id)
         if epic is not None:
@@ -74,7 +78,7 @@ class CardRenderer:
             flags += f'<span class="flag flag-blocked" title="Blocked: {escape(card.blocked_reason)}">Blocked</span>'
         if overdue:
             flags += (f'<span class="flag flag-overdue" title="In progress longer than its '
-                      f'{card.timebox_days}-day timebox">Over timebox</span>')
+                      f'{int(card.timebox_days)}-day timebox">Over timebox</span>')
         since = card.entered_column_at.astimezone(self.tz).strftime("%b %d, %H:%M")
         avatar = ""
         assignee = self.people.get(card.assignee_id)
@@ -84,13 +88,15 @@ class CardRenderer:
         move = (f'<button type="button" class="card-move" aria-haspopup="menu" aria-label="Move {key}" '
                 f'title="Move (keyboard)">⇅</button>') if self.can_edit else ""
         return mark_safe(
-            f'<li class="{classes}" id="card-{card.pk}" data-id="{card.pk}" data-version="{card.version}" '
-            f'data-rank="{escape(card.rank)}" data-column="{card.column_id}" data-key="{key}">'
-            f'<div class="card-top"><span class="kind kind-{card.kind}">{KIND_LABELS.get(card.kind, card.kind)}</span>'
+            f'<li class="{classes}" id="card-{int(card.pk)}" data-id="{int(card.pk)}" '
+            f'data-version="{int(card.version)}" '
+            f'data-rank="{escape(card.rank)}" data-column="{int(card.column_id)}" data-key="{key}">'
+            f'<div class="card-top"><span class="kind kind-{kind}">{kind_label}</span>'
             f'<a class="card-key" href="{url}" hx-get="{url}" hx-target="#modal">{key}</a>{points}</div>'
             f'<a class="card-title" href="{url}" hx-get="{url}" hx-target="#modal">{escape(card.title)}</a>'
             f"{labels}"
-            f'<div class="card-bottom">{flags}<span class="age" title="In this column since {since}">{self._age(card)}</span>'
+            f'<div class="card-bottom">{flags}'
+            f'<span class="age" title="In this column since {since}">{self._age(card)}</span>'
             f'<span class="spacer"></span>{avatar}{move}</div></li>'
         )
 

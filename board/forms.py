@@ -1,11 +1,13 @@
 """Forms validate what users type; services enforce the rules again."""
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
+from django.db.models import Q
 
 from .models import Board, Column, Membership, Ticket
-from .services import TicketInput
+from .services import TRACKED_FIELDS, TicketInput
 
 User = get_user_model()
 
@@ -29,6 +31,19 @@ class TicketQuickAddForm(forms.Form):
     column = forms.IntegerField(required=False)
 
 
+class BoundedIdsMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """An id beyond 64 bits is an invalid choice, not an OverflowError in the
+    database driver (SQLite raises one for pk__in with such a number)."""
+
+    def _check_values(self, value):
+        for item in value:
+            text = str(item).strip()
+            if text.isascii() and text.lstrip("-").isdigit() and not 0 < int(text) < 2**63:
+                raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice",
+                                            params={"value": text[:30]})
+        return super()._check_values(value)
+
+
 class TicketForm(forms.Form):
     """The card editor. Relation choices are limited to the card's board."""
 
@@ -40,18 +55,25 @@ class TicketForm(forms.Form):
     kind = forms.ChoiceField(choices=Ticket.Kind.choices)
     points = forms.IntegerField(required=False, min_value=0, max_value=100)
     assignee = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
-    labels = forms.ModelMultipleChoiceField(queryset=None, required=False,
-                                            widget=forms.CheckboxSelectMultiple)
+    labels = BoundedIdsMultipleChoiceField(queryset=None, required=False, widget=forms.CheckboxSelectMultiple)
     epic = forms.ModelChoiceField(queryset=None, required=False)
     sprint = forms.ModelChoiceField(queryset=None, required=False)
     timebox_days = forms.IntegerField(min_value=1, max_value=30, initial=3, label="Timebox (days)")
     blocked = forms.BooleanField(required=False)
     blocked_reason = forms.CharField(required=False, max_length=200, label="Blocked because")
 
-    def __init__(self, *args, board: Board, **kwargs):
+    def __init__(self, *args, board: Board, ticket: Ticket | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = User.objects.filter(memberships__board=board).order_by("username")
-        self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        # A card keeps an assignee who left the board: offer them, so the form
+        # can be saved unchanged (services validate only what changes).
+        people = Q(memberships__board=board)
+        if ticket is not None and ticket.assignee_id:
+            people |= Q(pk=ticket.assignee_id)
+        self.fields["assignee"].queryset = User.objects.filter(people).distinct().order_by("username")
+        members = set(Membership.objects.filter(board=board).values_list("user_id", flat=True))
+        self.fields["assignee"].label_from_instance = lambda u: (u.get_full_name() or u.get_username()) + (
+            "" if u.pk in members else " (left the board)"
+        )
         self.fields["labels"].queryset = board.labels.all()
         self.fields["epic"].queryset = board.epics.all()
         self.fields["sprint"].queryset = board.sprints.all()
@@ -64,21 +86,11 @@ class TicketForm(forms.Form):
 
     def to_input(self) -> TicketInput:
         d = self.cleaned_data
-        return TicketInput(
-            title=d["title"], description=d["description"], kind=d["kind"], points=d["points"],
-            assignee=d["assignee"], labels=tuple(d["labels"]), epic=d["epic"], sprint=d["sprint"],
-            timebox_days=d["timebox_days"], blocked=d["blocked"], blocked_reason=d["blocked_reason"],
-        )
+        return TicketInput(**{name: d[name] for name in TRACKED_FIELDS if name != "labels"}, labels=tuple(d["labels"]))
 
     @staticmethod
     def initial_for(ticket: Ticket) -> dict:
-        return {
-            "version": ticket.version, "title": ticket.title, "description": ticket.description,
-            "kind": ticket.kind, "points": ticket.points, "assignee": ticket.assignee_id,
-            "labels": [label.pk for label in ticket.labels.all()], "epic": ticket.epic_id,
-            "sprint": ticket.sprint_id, "timebox_days": ticket.timebox_days,
-            "blocked": ticket.blocked, "blocked_reason": ticket.blocked_reason,
-        }
+        return {"version": ticket.version, **TicketInput.from_ticket(ticket).as_changes()}
 
 
 class MoveForm(forms.Form):
@@ -103,12 +115,21 @@ class ColumnForm(forms.Form):
     category = forms.ChoiceField(choices=Column.Category.choices, initial=Column.Category.IN_PROGRESS, label="Stage")
 
 
+class TicketDeleteForm(forms.Form):
+    confirm = forms.CharField(max_length=20, label="Type the card's key to confirm")
+
+
 class ColumnDeleteForm(forms.Form):
     move_to = forms.IntegerField(required=False, min_value=1, max_value=2**62)
 
 
 class MemberAddForm(forms.Form):
-    identifier = forms.CharField(max_length=254, label="Username or email")
+    """Invite someone (services.invitation_create): they join when they accept."""
+
+    identifier = forms.CharField(
+        max_length=254, label="Username or email",
+        help_text="An email address matches only an account's email, anything else only a username.",
+    )
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
 
 
@@ -138,12 +159,48 @@ class SprintForm(forms.Form):
         return data
 
 
-class SignupForm(UserCreationForm):
+USERNAME_WITH_AT = (
+    "A username cannot contain “@”: people are invited by username or by email address, "
+    "and a username must not look like an email address."
+)
+USERNAME_HELP = "Letters, digits and . + - _ only (no @). 150 characters or fewer."
+
+
+class UsernameWithoutAt:
+    """Usernames cannot look like email addresses: an invitation to
+    “newhire@corp.example” must reach the owner of that address, never an
+    account named so. (A form mixin, not a model change: an existing
+    account keeps its username until someone edits it.)"""
+
+    def clean_username(self):
+        parent = getattr(super(), "clean_username", None)
+        username = parent() if parent else self.cleaned_data.get("username")
+        unchanged = self.instance.pk is not None and username == self.instance.get_username()
+        if username and "@" in username and not unchanged:
+            raise forms.ValidationError(USERNAME_WITH_AT, code="username_with_at")
+        return username
+
+
+class AdminUserCreationForm(UsernameWithoutAt, auth_forms.AdminUserCreationForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].help_text = USERNAME_HELP
+
+
+class AdminUserChangeForm(UsernameWithoutAt, auth_forms.UserChangeForm):
+    pass
+
+
+class SignupForm(UsernameWithoutAt, UserCreationForm):
     email = forms.EmailField(required=True)
 
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("username", "email")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].help_text = USERNAME_HELP
 
     def clean_email(self):
         email = self.cleaned_data["email"]

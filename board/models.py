@@ -9,7 +9,13 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
+
+
+def one_of(field: str, choices, name: str) -> models.CheckConstraint:
+    """The database refuses a value the code never writes (a choice field's values)."""
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": [value for value, _ in choices]}), name=name)
 
 
 class RankField(models.CharField):
@@ -27,14 +33,19 @@ class RankField(models.CharField):
         return params
 
 
-class Board(models.Model):
-    class Template(models.TextChoices):
-        ML_SPRINT = "ml_sprint", "ML sprint"
-        SIMPLE = "simple", "Simple"
+class BoardTemplate(models.TextChoices):
+    ML_SPRINT = "ml_sprint", "ML sprint"
+    SIMPLE = "simple", "Simple"
 
-    class WipMode(models.TextChoices):
-        WARN = "warn", "Warn when a column is over its limit"
-        HARD = "hard", "Refuse moves into a full column"
+
+class WipMode(models.TextChoices):
+    WARN = "warn", "Warn when a column is over its limit"
+    HARD = "hard", "Refuse moves into a full column"
+
+
+class Board(models.Model):
+    Template = BoardTemplate
+    WipMode = WipMode
 
     name = models.CharField(max_length=120)
     template = models.CharField(max_length=20, choices=Template.choices, default=Template.ML_SPRINT)
@@ -54,16 +65,23 @@ class Board(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        constraints = [
+            one_of("template", BoardTemplate.choices, "board_template_valid"),
+            one_of("wip_mode", WipMode.choices, "board_wip_mode_valid"),
+        ]
 
     def __str__(self):
         return self.name
 
 
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"
+
+
 class Membership(models.Model):
-    class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        MEMBER = "member", "Member"
-        VIEWER = "viewer", "Viewer"
+    Role = Role
 
     board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -71,7 +89,10 @@ class Membership(models.Model):
     joined_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["board", "user"], name="membership_unique_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["board", "user"], name="membership_unique_user"),
+            one_of("role", Role.choices, "membership_role_valid"),
+        ]
         # Orderings name columns, not relations: "board" would join the board
         # table into every query to sort by its name.
         ordering = ["board_id", "user_id"]
@@ -80,11 +101,14 @@ class Membership(models.Model):
         return f"{self.user} ({self.role}) on {self.board}"
 
 
+class ColumnCategory(models.TextChoices):
+    TODO = "todo", "Not started"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+
+
 class Column(models.Model):
-    class Category(models.TextChoices):
-        TODO = "todo", "Not started"
-        IN_PROGRESS = "in_progress", "In progress"
-        DONE = "done", "Done"
+    Category = ColumnCategory
 
     board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="columns")
     name = models.CharField(max_length=60)
@@ -96,6 +120,7 @@ class Column(models.Model):
 
     class Meta:
         ordering = ["board_id", "position", "id"]
+        constraints = [one_of("category", ColumnCategory.choices, "column_category_valid")]
 
     def __str__(self):
         return f"{self.board}: {self.name}"
@@ -116,7 +141,7 @@ class Label(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["board", "name"], name="label_unique_name")]
+        constraints = [models.UniqueConstraint("board", Lower("name"), name="label_unique_name_any_case")]
 
     def __str__(self):
         return self.name
@@ -129,17 +154,20 @@ class Epic(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["board", "name"], name="epic_unique_name")]
+        constraints = [models.UniqueConstraint("board", Lower("name"), name="epic_unique_name_any_case")]
 
     def __str__(self):
         return self.name
 
 
+class SprintState(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    ACTIVE = "active", "Active"
+    CLOSED = "closed", "Closed"
+
+
 class Sprint(models.Model):
-    class State(models.TextChoices):
-        PLANNED = "planned", "Planned"
-        ACTIVE = "active", "Active"
-        CLOSED = "closed", "Closed"
+    State = SprintState
 
     board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="sprints")
     name = models.CharField(max_length=80)
@@ -150,19 +178,26 @@ class Sprint(models.Model):
 
     class Meta:
         ordering = ["-start", "id"]
-        constraints = [models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="sprint_end_after_start")]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="sprint_end_after_start"),
+            one_of("state", SprintState.choices, "sprint_state_valid"),
+            models.UniqueConstraint(fields=["board"], condition=Q(state="active"), name="sprint_one_active_per_board"),
+        ]
 
     def __str__(self):
         return self.name
 
 
+class TicketKind(models.TextChoices):
+    STORY = "story", "Story"
+    BUG = "bug", "Bug"
+    RESEARCH = "research", "Research"
+    EXPERIMENT = "experiment", "Experiment"
+    CHORE = "chore", "Chore"
+
+
 class Ticket(models.Model):
-    class Kind(models.TextChoices):
-        STORY = "story", "Story"
-        BUG = "bug", "Bug"
-        RESEARCH = "research", "Research"
-        EXPERIMENT = "experiment", "Experiment"
-        CHORE = "chore", "Chore"
+    Kind = TicketKind
 
     board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="tickets")
     number = models.PositiveIntegerField()
@@ -184,6 +219,8 @@ class Ticket(models.Model):
     entered_column_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
+    # Archived cards leave the board (and its WIP counts) but keep their history.
+    archived_at = models.DateTimeField(null=True, blank=True)
     # Optimistic lock: a write names the version it saw; a stale one gets 409.
     version = models.PositiveIntegerField(default=1)
     # The board version of this ticket's last change: lets a poll fetch
@@ -200,6 +237,7 @@ class Ticket(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["column", "rank"], name="ticket_unique_rank_in_column"),
             models.UniqueConstraint(fields=["board", "number"], name="ticket_unique_number"),
+            one_of("kind", TicketKind.choices, "ticket_kind_valid"),
         ]
         indexes = [models.Index(fields=["board", "board_version"], name="ticket_board_version")]
 
@@ -220,31 +258,100 @@ class Ticket(models.Model):
         return (now or timezone.now()) - self.started_at > timedelta(days=self.timebox_days)
 
 
-class TicketEvent(models.Model):
-    """Append-only history of a ticket; replaying it rebuilds the ticket.
+class HistoryIsAppendOnly(Exception):
+    """Raised on any attempt to change or delete a TicketEvent."""
 
-    Values are stored as text: ids for relations (labels as sorted,
-    comma-separated ids), numbers and booleans as their str(). The *_display
-    columns keep what a person saw at the time, so history still reads right
-    after a column or user is renamed or deleted.
+
+class TicketEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise HistoryIsAppendOnly("Ticket history cannot be changed.")
+
+    def delete(self):
+        raise HistoryIsAppendOnly("Ticket history cannot be deleted.")
+
+
+class EventSource(models.TextChoices):
+    PERSON = "person", "Person"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    IMPORT = "import", "Import"
+    COMMAND = "command", "Command"
+    RUN = "run", "Training run"
+    SYSTEM = "system", "System"
+
+
+class TicketEvent(models.Model):
+    """Append-only history of a board's tickets: the single source for replay,
+    burndown, flow charts and the standup.
+
+    Each event has its own `board_version`, unique within the board: the total
+    order replay follows. Values are typed JSON: numbers, booleans, strings,
+    ids for relations; a label change is one event per label (`new` the id
+    added, or `old` the id removed). Column and rank events carry the rank the
+    card got and the category of its column at that moment, so flow times
+    ("started", "done on day d") can be rebuilt after a column is renamed,
+    re-categorised or deleted. The *_display texts keep what people saw.
+
+    The ticket and actor are plain ids without database constraints: a
+    hard-deleted ticket or a deleted user keeps its history.
     """
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    Source = EventSource
+
+    board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="events")
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.DO_NOTHING, db_constraint=False, related_name="events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+        related_name="+",
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.PERSON)
+    # Who the system writer was, in words: "run 12", "seed_demo".
+    source_detail = models.CharField(max_length=80, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    board_version = models.BigIntegerField()
     field = models.CharField(max_length=30)
-    old = models.TextField(null=True, blank=True)
-    new = models.TextField(null=True, blank=True)
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField(null=True, blank=True)
     old_display = models.TextField(blank=True)
     new_display = models.TextField(blank=True)
-    board_version = models.BigIntegerField(default=0)
+    # On column, category and creation events: the card's column category afterwards.
+    # NULL, not "", on other events: "no category" is not an empty category.
+    category = models.CharField(  # noqa: DJ001
+        max_length=12, choices=ColumnCategory.choices, null=True, blank=True
+    )
+    # On column and rank events: the card's rank afterwards.
+    rank = RankField(max_length=64, null=True, blank=True)
+
+    objects = TicketEventQuerySet.as_manager()
 
     class Meta:
-        ordering = ["at", "id"]
-        indexes = [models.Index(fields=["ticket", "at"], name="event_ticket_at")]
+        ordering = ["board_version", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["board", "board_version"], name="event_unique_board_version"),
+            one_of("source", EventSource.choices, "event_source_valid"),
+            models.CheckConstraint(
+                condition=Q(category__isnull=True) | Q(category__in=ColumnCategory.values),
+                name="event_category_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["board", "at"], name="event_board_at"),
+            models.Index(fields=["board", "field", "at"], name="event_board_field_at"),
+            models.Index(fields=["ticket", "board_version"], name="event_ticket_version"),
+        ]
 
     def __str__(self):
         return f"{self.ticket_id} {self.field}: {self.old_display} → {self.new_display}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise HistoryIsAppendOnly("Ticket history cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise HistoryIsAppendOnly("Ticket history cannot be deleted.")
 
 
 class Comment(models.Model):
@@ -258,3 +365,31 @@ class Comment(models.Model):
 
     def __str__(self):
         return f"Comment by {self.author} on {self.ticket_id}"
+
+
+class Invitation(models.Model):
+    """An owner's offer of a role on a board; the person accepts or declines it.
+
+    Nobody becomes a member of a board (and sees its cards and people) without
+    saying yes."""
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # What the owner typed (a username or an email address): the board shows
+    # this, not the account's name, until the person accepts.
+    identifier = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["board_id", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["board", "user"], name="invitation_unique_user"),
+            one_of("role", Role.choices, "invitation_role_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} invited to {self.board} as {self.role}"

@@ -12,11 +12,26 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Prefetch, Q, Window
 from django.db.models.functions import RowNumber
 
-from .models import Board, Column, Comment, Label, Membership, Sprint, Ticket, TicketEvent
+from .models import (
+    Board,
+    Column,
+    ColumnCategory,
+    Comment,
+    EventSource,
+    Invitation,
+    Label,
+    Membership,
+    Sprint,
+    Ticket,
+    TicketEvent,
+)
+from .services.common import TRACKED_FIELDS
 
 User = get_user_model()
 
 SWIMLANES = ("", "assignee", "epic")
+# Cards a column holds for its WIP limit: archived cards are off the board.
+ON_BOARD_COUNT = Count("tickets", filter=Q(tickets__archived_at__isnull=True))
 
 
 def board_list_for_user(user):
@@ -28,6 +43,17 @@ def board_list_for_user(user):
         )
         .order_by("name", "id")
     )
+
+
+def invitations_for_user(user):
+    """The invitations waiting for the user's answer, with their board and who invited (one query)."""
+    return Invitation.objects.filter(user=user).select_related("board", "invited_by").order_by("created_at", "id")
+
+
+def board_invitations(board: Board):
+    """A board's pending invitations for its owners (one query). They show
+    what the owner typed, never the invited account: it is not on the board yet."""
+    return Invitation.objects.filter(board=board).select_related("invited_by").order_by("created_at", "id")
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -51,7 +77,8 @@ class TicketFilter(django_filters.FilterSet):
             return queryset
         condition = Q(title__icontains=value) | Q(description__icontains=value)
         number = value.rpartition("-")[2]
-        if number.isdigit() and len(number) < 10:
+        # ASCII digits only: "²" and "①" are digits to isdigit() but not to int().
+        if number.isascii() and number.isdigit() and len(number) < 10:
             condition |= Q(number=int(number))
         return queryset.filter(condition)
 
@@ -65,7 +92,8 @@ class TicketFilter(django_filters.FilterSet):
 
 
 def ticket_filter(board: Board, params) -> TicketFilter:
-    return TicketFilter(params, queryset=Ticket.objects.filter(board=board))
+    """The board's cards (archived ones are off the board) through its filters."""
+    return TicketFilter(params, queryset=Ticket.objects.filter(board=board, archived_at__isnull=True))
 
 
 def filter_querystring(params) -> str:
@@ -111,7 +139,8 @@ def _cards(queryset, ids_query=None, limit=None) -> list:
     label_ids: dict[int, list] = {}
     ticket_ids = ids_query if ids_query is not None else [card.pk for card in cards]
     if cards:
-        for ticket_id, label_id in through.objects.filter(ticket_id__in=ticket_ids).values_list("ticket_id", "label_id"):
+        pairs = through.objects.filter(ticket_id__in=ticket_ids).values_list("ticket_id", "label_id")
+        for ticket_id, label_id in pairs:
             label_ids.setdefault(ticket_id, []).append(label_id)
     for card in cards:
         card.label_ids = label_ids.get(card.pk, [])
@@ -175,7 +204,9 @@ def board_page(board: Board, filters: TicketFilter, lanes: str = "") -> BoardPag
     function), their labels, members, labels, epics and sprints."""
     page_size = settings.BOARD_PAGE_SIZE
     # 1: columns with their card counts (all cards, for WIP limits)
-    columns = list(Column.objects.filter(board=board).annotate(n_cards=Count("tickets")).order_by("position", "id"))
+    columns = list(
+        Column.objects.filter(board=board).annotate(n_cards=ON_BOARD_COUNT).order_by("position", "id")
+    )
     counts = {col.pk: col.n_cards for col in columns}
     lane_field = lane_field_for(lanes)
     partition = [F("column_id")] + ([F(lane_field)] if lane_field else [])
@@ -234,7 +265,9 @@ def _lanes(lanes, members, epics) -> list[Lane]:
     return [Lane("", "", [])]
 
 
-def column_cards_after(board: Board, filters: TicketFilter, column_id: int, after_rank: str, lanes: str = "", lane: str = ""):
+def column_cards_after(
+    board: Board, filters: TicketFilter, column_id: int, after_rank: str, lanes: str = "", lane: str = ""
+):
     """The next page of one column (or one lane's cell), after a rank."""
     page_size = settings.BOARD_PAGE_SIZE
     qs = filters.qs.filter(column_id=column_id, rank__gt=after_rank)
@@ -269,7 +302,8 @@ def board_changes(board: Board, since: int, filters: TicketFilter) -> BoardChang
     cards = _cards(filters.qs.filter(id__in=changed_ids).order_by("rank"))
     shown = {card.pk for card in cards}
     counts = dict(
-        Ticket.objects.filter(board=board).values("column_id").annotate(n=Count("id")).values_list("column_id", "n")
+        Ticket.objects.filter(board=board, archived_at__isnull=True)
+        .values("column_id").annotate(n=Count("id")).values_list("column_id", "n")
     )
     return BoardChanges(
         version=board.version, layout_version=board.layout_version, cards=cards,
@@ -283,7 +317,7 @@ def ticket_detail(board: Board, number: int) -> Ticket:
         .prefetch_related(
             Prefetch("labels", queryset=Label.objects.order_by("name")),
             Prefetch("comments", queryset=Comment.objects.select_related("author")),
-            Prefetch("events", queryset=TicketEvent.objects.select_related("actor").order_by("-at", "-id")),
+            Prefetch("events", queryset=TicketEvent.objects.select_related("actor").order_by("-board_version")),
         )
         .get(board=board, number=number)
     )
@@ -293,57 +327,116 @@ FIELD_NAMES = {
     "title": "title", "description": "description", "kind": "kind", "points": "points",
     "assignee": "assignee", "labels": "labels", "epic": "epic", "sprint": "sprint",
     "timebox_days": "timebox", "blocked": "blocked", "blocked_reason": "blocked reason", "column": "column",
+    "category": "column stage",
 }
+
+
+def writer_name(event: TicketEvent) -> str:
+    """Who made a change, in words: a person, or a system writer ("run 12")."""
+    if event.actor is not None:
+        person = event.actor.get_full_name() or event.actor.get_username()
+    else:
+        person = "a deleted user" if event.actor_id else ""
+    source = event.source
+    if source == EventSource.PERSON:
+        return person or "—"
+    if source in (EventSource.API, EventSource.ADMIN):
+        return f"{person} ({EventSource(source).label})" if person else EventSource(source).label
+    return event.source_detail or (f"{person} ({EventSource(source).label.lower()})" if person else
+                                   EventSource(source).label)
 
 
 @dataclass
 class HistoryEntry:
     actor: object
     at: object
-    kind: str  # created | column | rank | comment | change
+    kind: str  # created | column | rank | comment | change | labels | archived | deleted | category | member_left
     field: str = ""
     old: str = ""
     new: str = ""
     details: list = dc_field(default_factory=list)
+    who: str = ""
 
 
 def ticket_history(ticket: Ticket) -> list[HistoryEntry]:
     """The card's history, newest first, for people: the values a ticket was
     created with fold into its "created" line (they are separate events so
     that replaying the history rebuilds the ticket)."""
-    events = sorted(ticket.events.all(), key=lambda e: (e.at, e.pk))
+    events = sorted(ticket.events.all(), key=lambda e: e.board_version)
     entries: list[HistoryEntry] = []
     created = None
     for e in events:
+        who = writer_name(e)
         if e.field == "created":
-            created = HistoryEntry(e.actor, e.at, "created")
+            created = HistoryEntry(e.actor, e.at, "created", who=who)
             entries.append(created)
             continue
-        if created is not None and e.at == created.at and e.old is None:
+        if created is not None and e.at == created.at and e.old is None and e.field != "comment":
             if e.field == "column":
                 created.new = e.new_display
-            elif e.field not in ("title", "description") and (e.field, e.new) not in (("blocked", "False"), ("timebox_days", "3")):
+            elif e.field == "labels":
+                _append_label(created.details, e.new_display)
+            elif e.field not in ("title", "description") and (e.field, e.new) not in (("blocked", False),
+                                                                                      ("timebox_days", 3)):
                 created.details.append(f"{FIELD_NAMES.get(e.field, e.field)}: {e.new_display}")
             continue
         created = None
-        if e.field in ("column", "rank", "comment"):
-            entries.append(HistoryEntry(e.actor, e.at, e.field, old=e.old_display, new=e.new_display))
+        if e.field in ("column", "rank", "comment", "archived", "deleted", "member_left"):
+            entries.append(HistoryEntry(e.actor, e.at, e.field, old=e.old_display, new=e.new_display, who=who))
+        elif e.field == "labels":
+            entries.append(HistoryEntry(e.actor, e.at, "labels", "labels", e.old_display, e.new_display, who=who))
         else:
             entries.append(HistoryEntry(e.actor, e.at, "change", FIELD_NAMES.get(e.field, e.field),
-                                        e.old_display, e.new_display))
+                                        e.old_display, e.new_display, who=who))
     return entries[::-1]
 
 
-def ticket_state_from_events(ticket_id: int) -> dict:
-    """Replay a ticket's history from nothing: the fields as of the last event.
+def _append_label(details: list, name: str) -> None:
+    for i, item in enumerate(details):
+        if item.startswith("labels: "):
+            details[i] = f"{item}, {name}"
+            return
+    details.append(f"labels: {name}")
 
-    Values come back as stored in events (text ids for relations); the test
-    suite compares this with the live ticket to prove the history complete."""
-    state: dict = {}
-    for field_name, new in TicketEvent.objects.filter(ticket_id=ticket_id).order_by("at", "id").values_list("field", "new"):
-        if field_name in ("created", "comment", "rank"):
-            continue
-        state[field_name] = new
+
+def replay(events) -> dict:
+    """Rebuild a ticket from its events alone, in board-version order.
+
+    Returns every tracked field (typed: ids for relations, a set of label
+    ids), the column and its category, rank, the flow times (entered_column_at,
+    started_at, done_at), archived and deleted. The same rules as the
+    services: started on first entering "in progress", done while in "done"."""
+    # A ticket starts blank; creation records every value that is not empty.
+    state = {
+        "description": "", "blocked_reason": "", "points": None, "assignee": None, "epic": None, "sprint": None,
+        "labels": set(), "started_at": None, "done_at": None, "entered_column_at": None, "category": None,
+        "archived": False, "deleted": False,
+    }
+    for e in sorted(events, key=lambda e: e.board_version):
+        field = e.field
+        if field in ("column", "category"):
+            if field == "column":
+                state["column"] = e.new
+                state["entered_column_at"] = e.at
+            state["category"] = e.category
+            if e.category == ColumnCategory.IN_PROGRESS and state["started_at"] is None:
+                state["started_at"] = e.at
+            state["done_at"] = e.at if e.category == ColumnCategory.DONE else None
+        elif field == "labels":
+            if e.old is not None:
+                state["labels"].discard(e.old)
+            if e.new is not None:
+                state["labels"].add(e.new)
+        elif field == "archived":
+            state["archived"] = e.new
+        elif field == "deleted":
+            state["deleted"] = True
+        elif field in TRACKED_FIELDS:
+            state[field] = e.new
+        if e.rank is not None:
+            state["rank"] = e.rank
     return state
 
 
+def ticket_replay(ticket_id: int) -> dict:
+    return replay(TicketEvent.objects.filter(ticket_id=ticket_id))

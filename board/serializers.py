@@ -1,4 +1,6 @@
 from django.contrib.auth import get_user_model
+from django.db.models import Q
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from .models import Board, Column, Ticket
@@ -22,7 +24,8 @@ class BoardSerializer(serializers.ModelSerializer):
 
 class TicketSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
+                                            help_text="The assignee's username; null when no one is assigned.")
     labels = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
 
     class Meta:
@@ -34,7 +37,20 @@ class TicketSerializer(serializers.ModelSerializer):
         ]
 
 
+class MoveResultSerializer(TicketSerializer):
+    """The moved ticket, and a warning when the move went over a soft WIP limit."""
+
+    warning = serializers.CharField(read_only=True, allow_null=True,
+                                    help_text="Set when the move took a column over its WIP limit (soft limits).")
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "warning"]
+
+
 class MoveSerializer(serializers.Serializer):
+    """Where the ticket goes: a column, and either neighbours (`after`/`before`,
+    ticket ids in that column) or a `position`; neither puts it at the top."""
+
     version = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     column = serializers.IntegerField(min_value=1, max_value=2**62)
     after = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**62)
@@ -61,14 +77,20 @@ class TicketWriteSerializer(serializers.Serializer):
     blocked = serializers.BooleanField(required=False)
     blocked_reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
-    def __init__(self, *args, board, **kwargs):
+    def __init__(self, *args, board, ticket=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.board = board
+        self.ticket = ticket
 
     def validate_assignee(self, value):
         if not value:
             return None
-        user = User.objects.filter(username=value, memberships__board=self.board).first()
+        # A member, or the ticket's current assignee (who may have left the
+        # board: sending the card back unchanged must not be refused).
+        people = Q(memberships__board=self.board)
+        if self.ticket is not None and self.ticket.assignee_id:
+            people |= Q(pk=self.ticket.assignee_id)
+        user = User.objects.filter(people, username=value).first()
         if user is None:
             raise serializers.ValidationError("The assignee must be a member of this board (give their username).")
         return user
@@ -97,3 +119,73 @@ class TicketWriteSerializer(serializers.Serializer):
         if item is None:
             raise serializers.ValidationError(f"No such {name} on this board.")
         return item
+
+
+class TicketPatchSerializer(TicketWriteSerializer):
+    """Change some fields of a ticket: send the `version` you read; fields you
+    leave out keep their values. Moves go through the move endpoint."""
+
+    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    title = serializers.CharField(max_length=200, required=False)
+    column = None  # not editable here: see the move endpoint
+
+
+class TicketPatchExtension(OpenApiSerializerExtension):
+    """drf-spectacular marks every field of a PATCH body optional; this one needs `version`."""
+
+    target_class = TicketPatchSerializer
+
+    def get_name(self, auto_schema, direction):
+        return "Ticket"  # drf-spectacular prefixes "Patched"
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["required"] = ["version"]
+        return schema
+
+
+# --- error bodies (for the schema: the views build them) ------------------------
+
+_MESSAGES = {"type": "array", "items": {"type": "string"}}
+_FIELD_MESSAGES = {
+    "oneOf": [_MESSAGES, {"type": "object", "additionalProperties": _MESSAGES}],
+    "description": "Messages about one field; for a list field, possibly keyed by the index of each bad item.",
+}
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The request was refused as a whole (not signed in, not allowed, not found, a conflict, throttled)."""
+
+    detail = serializers.CharField(help_text="Why, in words for people.")
+
+
+class FieldErrors(serializers.Serializer):
+    """Base of error bodies with one key per invalid field (see FieldErrorsExtension)."""
+
+
+class FieldErrorsExtension(OpenApiSerializerExtension):
+    """Error bodies keyed by field names: any other key holds that field's messages."""
+
+    target_class = FieldErrors
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["additionalProperties"] = _FIELD_MESSAGES
+        return schema
+
+
+class ValidationErrorSerializer(FieldErrors):
+    """400: the body could not be read (`detail`) or some fields are invalid: each
+    invalid field's name maps to its messages; `non_field_errors` is about the body as a whole."""
+
+    detail = serializers.CharField(required=False, help_text="Set when the body is not valid JSON or form data.")
+    non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class RefusalSerializer(FieldErrors):
+    """422: well-formed, but a board rule refuses it (a non-member assignee, a
+    column of another board, a missing version...): messages per field, or in `detail`."""
+
+    detail = serializers.ListField(child=serializers.CharField(), required=False,
+                                   help_text="Messages about the request as a whole.")

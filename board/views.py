@@ -16,13 +16,26 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from . import selectors, services
 from .cards import CardRenderer
 from .forms import (
-    BoardCreateForm, BoardSettingsForm, ColumnDeleteForm, ColumnForm, CommentForm, EpicForm, LabelForm,
-    MemberAddForm, MoveForm, RoleForm, SignupForm, SprintForm, TicketForm, TicketQuickAddForm,
+    BoardCreateForm,
+    BoardSettingsForm,
+    ColumnDeleteForm,
+    ColumnForm,
+    CommentForm,
+    EpicForm,
+    LabelForm,
+    MemberAddForm,
+    MoveForm,
+    RoleForm,
+    SignupForm,
+    SprintForm,
+    TicketDeleteForm,
+    TicketForm,
+    TicketQuickAddForm,
 )
 from .models import Column, Membership, Ticket
 from .permissions import ADMIN, READ, WRITE_CARDS, board_for, can
@@ -67,7 +80,7 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.get_username()}. Create a board or ask an owner to add you to one.")
+        messages.success(request, f"Welcome, {user.get_username()}. Create a board or ask an owner to invite you.")
         return redirect("board:index")
     return render(request, "registration/signup.html", {"form": form}, status=422 if form.errors else 200)
 
@@ -85,8 +98,40 @@ def index(request):
             _errors_to_form(form, error)
         else:
             return redirect("board:detail", board_id=board.pk)
-    boards = selectors.board_list_for_user(request.user)
-    return render(request, "board/index.html", {"boards": boards, "form": form}, status=422 if form.errors else 200)
+    return _index_page(request, form, status=422 if form.errors else 200)
+
+
+def _index_page(request, form=None, *, status=200, invitation_error=""):
+    return render(request, "board/index.html", {
+        "boards": selectors.board_list_for_user(request.user), "form": form or BoardCreateForm(),
+        "invitations": selectors.invitations_for_user(request.user), "invitation_error": invitation_error,
+    }, status=status)
+
+
+INVITATION_GONE = "This invitation is not open any more: it was cancelled or answered, or its board was deleted."
+
+
+@login_required
+@require_POST
+def invitation_accept(request, invitation_id):
+    """The invitee joins the board; anyone else (or a closed invitation) gets 404."""
+    try:
+        membership = services.invitation_accept(invitation_id=invitation_id, user=request.user)
+    except ObjectDoesNotExist:
+        return _index_page(request, status=404, invitation_error=INVITATION_GONE)
+    messages.success(request, f"You joined {membership.board.name} as {membership.get_role_display().lower()}.")
+    return redirect("board:detail", board_id=membership.board_id)
+
+
+@login_required
+@require_POST
+def invitation_decline(request, invitation_id):
+    try:
+        services.invitation_decline(invitation_id=invitation_id, user=request.user)
+    except ObjectDoesNotExist:
+        return _index_page(request, status=404, invitation_error=INVITATION_GONE)
+    messages.success(request, "Invitation declined.")
+    return redirect("board:index")
 
 
 @login_required
@@ -115,7 +160,12 @@ def column_more(request, board_id, column_id):
         column = board.columns.get(pk=column_id)
     except Column.DoesNotExist:
         raise Http404("No such column.") from None
-    after = request.GET.get("after", "")[:64]
+    after = request.GET.get("after", "")
+    # A rank key is base-62 (letters and digits, as RankField stores them): NUL
+    # bytes and other text never reach the database.
+    if after and not (len(after) <= Ticket._meta.get_field("rank").max_length and after.isascii() and after.isalnum()):
+        return HttpResponse("`after` must be a card's rank key (letters and digits only).", status=400,
+                            content_type="text/plain")
     lane_key = request.GET.get("lane", "")[:20]
     if lane_key not in ("", "none") and not (lane_key.isascii() and lane_key.isdigit() and int(lane_key) < 2**63):
         return HttpResponse("The lane must be a user or epic id, or none.", status=400, content_type="text/plain")
@@ -222,7 +272,15 @@ def ticket_create(request, board_id):
         messages.error(request, f"The card was not added: {message}")
         return redirect("board:detail", board_id=board.pk)
     data = services.TicketInput(title=form.cleaned_data["title"], kind=form.cleaned_data["kind"])
-    ticket = services.ticket_create(board=board, actor=request.user, data=data, column=column)
+    try:
+        ticket = services.ticket_create(board=board, actor=request.user, data=data, column=column)
+    except (services.MoveRefused, ValidationError) as error:
+        message = f"The card was not added: {error if isinstance(error, services.MoveRefused) else _error_text(error)}"
+        if request.htmx:
+            response = HttpResponse(message, status=409, content_type="text/plain")
+            return _toast(response, message, "error")
+        messages.error(request, message)
+        return redirect("board:detail", board_id=board.pk)
     if request.htmx:
         response = HttpResponse(status=204)
         trigger_client_event(response, "mk:changed", {})
@@ -241,7 +299,8 @@ def _ticket_context(request, board, membership, ticket, form=None, comment_form=
     return {
         "board": board, "ticket": ticket, "membership": membership,
         "can_edit": can(membership, WRITE_CARDS),
-        "form": form or TicketForm(initial=TicketForm.initial_for(ticket), board=board),
+        "form": form or TicketForm(initial=TicketForm.initial_for(ticket), board=board, ticket=ticket),
+        "delete_form": TicketDeleteForm(), "is_owner": can(membership, ADMIN),
         "comment_form": comment_form or CommentForm(), "notice": notice,
         "columns": board.columns.all(), "history": selectors.ticket_history(ticket),
     }
@@ -258,7 +317,7 @@ def ticket_detail(request, board_id, number):
     if request.method == "GET":
         return render(request, template, _ticket_context(request, board, membership, ticket))
 
-    form = TicketForm(request.POST, board=board)
+    form = TicketForm(request.POST, board=board, ticket=ticket)
     if form.is_valid():
         try:
             services.ticket_update(
@@ -310,10 +369,58 @@ def comment_add(request, board_id, number):
     return trigger_client_event(response, "mk:changed", {}) if status == 200 else response
 
 
+@login_required
+@require_POST
+def ticket_archive(request, board_id, number, restore=False):
+    """Archive a card (members): off the board, kept in history and charts.
+    The same view restores it."""
+    board, membership = board_for(request.user, board_id, needs=WRITE_CARDS)
+    ticket = _ticket_or_404(board, number)
+    service = services.ticket_restore if restore else services.ticket_archive
+    try:
+        service(board=board, ticket_id=ticket.pk, actor=request.user)
+    except services.MoveRefused as error:
+        notice, status = str(error), 409
+    else:
+        notice, status = ("Restored to the board." if restore else "Archived: the card is off the board."), 200
+    if not request.htmx:
+        (messages.success if status == 200 else messages.error)(request, notice)
+        return redirect("board:ticket", board_id=board.pk, number=ticket.number)
+    fresh = _ticket_or_404(board, number)
+    response = render(request, "board/_ticket_modal.html",
+                      _ticket_context(request, board, membership, fresh, notice=notice), status=status)
+    return trigger_client_event(response, "mk:changed", {}) if status == 200 else response
+
+
+@login_required
+@require_POST
+def ticket_delete(request, board_id, number):
+    """Delete a card for good (owners), after typing its key. History stays."""
+    board, membership = board_for(request.user, board_id, needs=ADMIN)
+    ticket = _ticket_or_404(board, number)
+    form = TicketDeleteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.ticket_delete(board=board, ticket_id=ticket.pk, actor=request.user,
+                                   confirm=form.cleaned_data["confirm"])
+        except ValidationError as error:
+            form.add_error("confirm", _error_text(error))
+    if form.errors:
+        template = "board/_ticket_modal.html" if request.htmx else "board/ticket_page.html"
+        context = _ticket_context(request, board, membership, ticket)
+        context["delete_form"] = form
+        return render(request, template, context, status=422)
+    message = f"Deleted {board.key}-{ticket.number} “{ticket.title}”. Its history is kept."
+    messages.success(request, message)
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("board:detail", args=[board.pk]))
+    return redirect("board:detail", board_id=board.pk)
+
+
 # --- board settings (owners) -------------------------------------------------
 
 SETTINGS_FORMS = {
-    "board": BoardSettingsForm, "member_add": MemberAddForm, "column_add": ColumnForm,
+    "board": BoardSettingsForm, "invite": MemberAddForm, "column_add": ColumnForm,
     "label_add": LabelForm, "epic_add": EpicForm, "sprint_add": SprintForm,
 }
 
@@ -321,7 +428,7 @@ SETTINGS_FORMS = {
 def _settings_context(board, membership, bound=None, bound_name=None):
     forms_ = {
         "board": BoardSettingsForm(initial={"name": board.name, "key": board.key, "wip_mode": board.wip_mode}),
-        "member_add": MemberAddForm(), "column_add": ColumnForm(), "label_add": LabelForm(),
+        "invite": MemberAddForm(), "column_add": ColumnForm(), "label_add": LabelForm(),
         "epic_add": EpicForm(initial={"color": "#7c3aed"}), "sprint_add": SprintForm(),
     }
     if bound is not None:
@@ -331,6 +438,7 @@ def _settings_context(board, membership, bound=None, bound_name=None):
     return {
         "board": board, "membership": membership, "forms": forms_, "columns": columns, "counts": counts,
         "members": board.memberships.select_related("user").order_by("user__username"),
+        "invitations": selectors.board_invitations(board),
         "labels": board.labels.all(), "epics": board.epics.all(), "sprints": board.sprints.all(),
         "roles": Membership.Role.choices, "categories": Column.Category.choices,
         "is_owner": can(membership, ADMIN),
@@ -354,6 +462,11 @@ def board_settings_action(request, board_id, action, item_id=None):
     board, membership = board_for(request.user, board_id, needs=ADMIN)
     form_class = SETTINGS_FORMS.get(action)
     form = form_class(request.POST) if form_class else None
+    if form_class is None and item_id is None:
+        # Actions without a form of their own are about one item (a column, a
+        # member, a label...): without its id in the URL there is nothing to act on.
+        return HttpResponse("This action needs the id of the item it is about, in the URL.", status=404,
+                            content_type="text/plain")
     if form is not None and not form.is_valid():
         context = _settings_context(board, membership, bound=form, bound_name=action)
         return render(request, "board/settings.html", context, status=422)
@@ -388,9 +501,13 @@ def _run_settings_action(request, board, action, item_id, d) -> str:
     if action == "board":
         services.board_update(board=board, **d)
         return "Board settings saved."
-    if action == "member_add":
-        m = services.membership_add(board=board, identifier=d["identifier"], role=d["role"])
-        return f"Added {m.user.get_username()} as {m.get_role_display().lower()}."
+    if action == "invite":
+        # The message repeats what the owner typed: the account stays unnamed until it accepts.
+        i = services.invitation_create(board=board, identifier=d["identifier"], role=d["role"], invited_by=request.user)
+        return f"Invited “{i.identifier}” as {i.get_role_display().lower()}: they join when they accept."
+    if action == "invite_cancel":
+        services.invitation_cancel(board=board, invitation_id=item_id)
+        return "Invitation cancelled."
     if action == "member_role":
         form = RoleForm(post)
         if not form.is_valid():
@@ -398,7 +515,7 @@ def _run_settings_action(request, board, action, item_id, d) -> str:
         m = services.membership_change_role(board=board, membership_id=item_id, role=form.cleaned_data["role"])
         return f"{m.user.get_username()} is now {m.get_role_display().lower()}."
     if action == "member_remove":
-        services.membership_remove(board=board, membership_id=item_id)
+        services.membership_remove(board=board, membership_id=item_id, actor=request.user)
         return "Member removed."
     if action == "column_add":
         c = services.column_create(board=board, **d)
@@ -407,7 +524,7 @@ def _run_settings_action(request, board, action, item_id, d) -> str:
         form = ColumnForm(post)
         if not form.is_valid():
             raise ValidationError({k: v for k, v in form.errors.items()})
-        c = services.column_update(board=board, column_id=item_id, **form.cleaned_data)
+        c = services.column_update(board=board, column_id=item_id, actor=request.user, **form.cleaned_data)
         return f"Column “{c.name}” saved."
     if action in ("column_left", "column_right"):
         services.column_shift(board=board, column_id=item_id, offset=-1 if action == "column_left" else 1)
@@ -416,7 +533,8 @@ def _run_settings_action(request, board, action, item_id, d) -> str:
         form = ColumnDeleteForm(post)
         if not form.is_valid():
             raise ValidationError({"move_to": "Choose where the cards go."})
-        services.column_delete(board=board, column_id=item_id, actor=request.user, move_to_id=form.cleaned_data["move_to"])
+        services.column_delete(board=board, column_id=item_id, actor=request.user,
+                               move_to_id=form.cleaned_data["move_to"])
         return "Column deleted."
     if action == "label_add":
         services.label_create(board=board, **d)
@@ -427,6 +545,12 @@ def _run_settings_action(request, board, action, item_id, d) -> str:
     if action == "epic_add":
         services.epic_create(board=board, **d)
         return "Epic added."
+    if action == "epic_delete":
+        services.epic_delete(board=board, epic_id=_int(item_id, "epic"), actor=request.user)
+        return "Epic deleted; its cards recorded that they left it."
+    if action == "sprint_delete":
+        services.sprint_delete(board=board, sprint_id=_int(item_id, "sprint"), actor=request.user)
+        return "Sprint deleted; its cards recorded that they left it."
     if action == "sprint_add":
         services.sprint_create(board=board, **d)
         return "Sprint added."

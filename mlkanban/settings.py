@@ -5,9 +5,14 @@ Celery broker on the filesystem, so nothing has to be installed or running.
 Set DATABASE_URL and CELERY_BROKER_URL for PostgreSQL and Redis.
 """
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("MLKANBAN_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
@@ -21,7 +26,6 @@ if env.bool("MLKANBAN_READ_DOTENV", default=True):
     environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-set-SECRET_KEY-in-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -39,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "axes",
     "board",
     "experiments",
 ]
@@ -53,6 +58,12 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",  # the policy: mlkanban/csp.py
+    # After auth and htmx: a signed-out htmx request or board poll gets
+    # HX-Redirect / 401 JSON instead of the login page swapped into a card.
+    "mlkanban.middleware.StaleSessionMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mlkanban.urls"
@@ -91,16 +102,80 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+EMBEDDED_DATABASE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 
-# --- Cache ----------------------------------------------------------------
+
+# --- Secret key -----------------------------------------------------------
+# Never a built-in key. SECRET_KEY from the environment wins. The embedded
+# setup (SQLite) makes a random key once per install in VAR_DIR/secret_key
+# (mode 0600) and keeps it; a server database without SECRET_KEY does not
+# start, since its web and Celery processes must all share one key.
+def _install_secret_key(path: Path) -> str:
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(get_random_secret_key() + "\n")
+        try:
+            os.link(tmp, path)  # atomic, and refused if another process got there first
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty: delete it (a new key is made) or set SECRET_KEY.")
+    return key
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not EMBEDDED_DATABASE:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. DATABASE_URL points at a server database, so set SECRET_KEY in the "
+            "environment (or .env) to a long random value, the same for every web and Celery process, e.g. "
+            "SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    SECRET_KEY = _install_secret_key(VAR_DIR / "secret_key")
+
+# --- HTTPS ----------------------------------------------------------------
+# All off by default (http://127.0.0.1). Behind HTTPS set the production
+# variables (README, .env.example); `manage.py check --deploy` is clean then.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Health checks (Docker's HEALTHCHECK, load balancers) speak plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Only behind a proxy that sets X-Forwarded-Proto itself (and strips the client's).
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many reverse proxies append to X-Forwarded-For; 0 means the client's
+# address is REMOTE_ADDR. Used by login and API-token throttling.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
+# --- Cache and sessions ---------------------------------------------------
+# Every process of one installation must see the same cache: sessions, login
+# and API-token throttling live there. Never a per-process LocMemCache (a
+# logged-out cookie kept working in the other gunicorn worker).
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-# Sessions are read through the cache (Redis in production) and written
-# through to the database: one query less on every request.
+    # The embedded default: files under VAR_DIR/cache, shared by every process
+    # on the machine (written atomically; culled beyond MAX_ENTRIES).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 10000},
+        }
+    }
+# Sessions are read through that shared cache and written through to the
+# database: no query per request, and a logout (or a password change) ends the
+# session in every process at once. An evicted entry falls back to the database.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Auth -----------------------------------------------------------------
@@ -110,11 +185,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # django-axes: refuses locked-out username+address pairs before any password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "board:index"
 LOGOUT_REDIRECT_URL = "login"
 # Closed installations turn the public sign-up page off.
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=True)
+
+# --- Login throttling (django-axes; the sign-in form and the admin) --------
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "mlkanban.auth.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "mlkanban.auth.client_ip"
+AXES_USERNAME_CALLABLE = "mlkanban.auth.axes_username"
+# Wrong API tokens (mlkanban.auth.ThrottledTokenAuthentication), counted per client address in the cache.
+API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", default=20)
+API_TOKEN_FAILURE_WINDOW = env.int("API_TOKEN_FAILURE_WINDOW", default=15 * 60)  # seconds
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -147,24 +240,61 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 * 3600 - 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Hours-long training jobs: acknowledge a task when it ends, not when it
+# starts, so a worker that dies mid-job hands it back; take one at a time.
+CELERY_TASK_ACKS_LATE = env.bool("CELERY_TASK_ACKS_LATE", default=True)
+CELERY_TASK_REJECT_ON_WORKER_LOST = env.bool("CELERY_TASK_REJECT_ON_WORKER_LOST", default=True)
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=1)
+# Queues: default (web-triggered chores), train (experiments.tasks.*, CPU
+# workers) and gpu (chosen per job with .apply_async(queue="gpu")).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="default")
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in dict.fromkeys(
+        [CELERY_TASK_DEFAULT_QUEUE, *env.list("CELERY_TASK_QUEUES", default=["default", "train", "gpu"])]
+    )
+]
+CELERY_TASK_ROUTES = env.json("CELERY_TASK_ROUTES", default={"experiments.tasks.*": {"queue": "train"}})
+if CELERY_BROKER_URL.split("://", 1)[0].lower() in ("redis", "rediss", "redis+socket", "sentinel"):
+    # Redis hands an unacknowledged task to another worker after
+    # visibility_timeout; with late acks that must outlast the longest task,
+    # or every job longer than it runs twice.
+    _longest_task = max(CELERY_TASK_TIME_LIMIT, CELERY_TASK_SOFT_TIME_LIMIT)
+    _visibility_timeout = env.int(
+        "CELERY_VISIBILITY_TIMEOUT",
+        default=_longest_task + env.int("CELERY_VISIBILITY_TIMEOUT_MARGIN", default=3600),
+    )
+    if _visibility_timeout <= _longest_task:
+        raise ImproperlyConfigured(
+            f"CELERY_VISIBILITY_TIMEOUT ({_visibility_timeout} s) must be greater than CELERY_TASK_TIME_LIMIT "
+            f"({_longest_task} s), or Redis re-delivers tasks that are still running."
+        )
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout}
 
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: unauthenticated scripts get 401 with a WWW-Authenticate
     # header rather than 403. Session auth (the browser) enforces CSRF.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's TokenAuthentication, answering 429 after too many wrong tokens from one address.
+        "mlkanban.auth.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "board.pagination.BoundedLimitOffsetPagination",
+    # DRF's defaults; the JSON parser answers 400 (not 500) to deep nesting and lone surrogates.
+    "DEFAULT_PARSER_CLASSES": [
+        "board.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 100,
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "mlkanban API",
@@ -177,12 +307,28 @@ BOARD_POLL_INTERVAL_MS = env.int("BOARD_POLL_INTERVAL_MS", default=1500)
 BOARD_PAGE_SIZE = env.int("BOARD_PAGE_SIZE", default=200)
 # A column is re-keyed when a move would write a key longer than this.
 RANK_MAX_LENGTH = 48
+# Content security policy, and MARKDOWN_IMAGE_HOSTS (env list, default empty): the hosts markdown images load from.
+from .csp import CONTENT_SECURITY_POLICY, MARKDOWN_IMAGE_HOSTS  # noqa: E402, F401
 
+# One line per record: time, level, logger, message. Refused requests (4xx)
+# log their one line without a traceback; server errors keep theirs.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"no_traceback_for_4xx": {"()": "mlkanban.log.NoTracebackFor4xx"}},
+    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        # The handler's filter also covers django.security.* (a bad Host header is a 400).
+        "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["no_traceback_for_4xx"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Without Django's own console handler: each record once, in our format.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {"filters": ["no_traceback_for_4xx"]},
+        # django-axes logs every sign-in at INFO; keep its warnings (failures, lockouts).
+        "axes": {"level": "WARNING"},
+    },
 }
 
 if env.bool("FAST_PASSWORD_HASHER", default=False):

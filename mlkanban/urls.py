@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
 
+from board import api as board_api
 from board import views as board_views
 
+from .auth import PasswordChangeView
 from .health import healthz
 
 urlpatterns = [
@@ -13,7 +14,8 @@ urlpatterns = [
     path("accounts/login/", board_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", board_views.signup, name="signup"),
+    path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("api/", include("board.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", board_api.SchemaApi.as_view(), name="api-schema"),
     path("", include("board.urls")),
 ]

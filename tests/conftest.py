@@ -10,11 +10,21 @@ import shutil
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.factories import UserFactory, make_board
 
 CHROMIUM = "/usr/bin/chromium"
 REQUIRE_SERVICES = os.environ.get("MLKANBAN_REQUIRE_SERVICES") == "1" or os.environ.get("CI") in ("true", "1")
+
+# Hypothesis: few examples while working, more in CI; no deadline (a database
+# round trip varies too much). HYPOTHESIS_PROFILE picks one explicitly. A test's
+# own @settings(max_examples=...) still wins over the profile.
+hypothesis_settings.register_profile("quick", max_examples=25, deadline=None)
+hypothesis_settings.register_profile("ci", max_examples=150, deadline=None, print_blob=True)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") in ("true", "1") else "quick")
+)
 
 
 @pytest.fixture

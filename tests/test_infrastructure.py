@@ -26,7 +26,7 @@ def test_healthz_reports_the_configured_database_cache_and_broker(client):
     assert report["database"]["backend"] == expected_db
     expected_broker = "redis" if settings.CELERY_BROKER_URL.startswith("redis") else "filesystem"
     assert report["broker"]["backend"] == expected_broker
-    expected_cache = "RedisCache" if os.environ.get("REDIS_URL") else "LocMemCache"
+    expected_cache = "RedisCache" if os.environ.get("REDIS_URL") else "FileBasedCache"
     assert report["cache"]["backend"] == expected_cache
 
 

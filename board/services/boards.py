@@ -1,17 +1,24 @@
-"""Boards, members, columns, labels, epics and sprints."""
+"""Boards, columns, labels, epics and sprints (members: members.py)."""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 from fractional_indexing import generate_n_keys_between
 
 from board.models import Board, Column, Epic, Label, Membership, Sprint, Ticket, TicketEvent
 
-from .common import bump_version, enter_column, field_value, lock_board, new_event
+from .common import (
+    History,
+    Writer,
+    bump_version,
+    column_event,
+    enter_column,
+    flow_stamps,
+    lock_board,
+    writing_as,
+)
 
 User = get_user_model()
 
@@ -48,6 +55,20 @@ def board_create(*, user, name: str, template: str = Board.Template.ML_SPRINT, k
     return board
 
 
+@transaction.atomic
+def board_purge(*, board: Board) -> None:
+    """Erase a board with its cards and its whole history.
+
+    The one deletion of history there is, for operators only (the demo
+    reset, erasing a tenant): no page, endpoint or admin action calls it.
+    TicketEvent refuses ORM deletes, so its rows go with a raw DELETE."""
+    board = lock_board(board.pk)
+    events = TicketEvent.objects.filter(board=board)
+    events._raw_delete(events.db)
+    Ticket.objects.filter(board=board).delete()
+    board.delete()
+
+
 def _clean_key(key: str) -> str:
     key = (key or "").strip().upper()
     if not key.isalnum() or not (1 <= len(key) <= 8):
@@ -69,52 +90,7 @@ def board_update(*, board: Board, name: str, wip_mode: str, key: str) -> Board:
     return board
 
 
-# --- members ---------------------------------------------------------------
-
-@transaction.atomic
-def membership_add(*, board: Board, identifier: str, role: str) -> Membership:
-    identifier = (identifier or "").strip()
-    if role not in Membership.Role.values:
-        raise ValidationError({"role": "Choose owner, member or viewer."})
-    if not identifier:
-        raise ValidationError({"identifier": "Enter a username or an email address."})
-    user = User.objects.filter(Q(username__iexact=identifier) | Q(email__iexact=identifier)).order_by("id").first()
-    if user is None:
-        raise ValidationError({"identifier": f"No account with the username or email “{identifier}”."})
-    board = lock_board(board.pk)
-    if Membership.objects.filter(board=board, user=user).exists():
-        raise ValidationError({"identifier": f"{user.get_username()} is already on this board."})
-    membership = Membership.objects.create(board=board, user=user, role=role)
-    bump_version(board, layout=True)
-    return membership
-
-
-def _owner_count(board: Board) -> int:
-    return Membership.objects.filter(board=board, role=Membership.Role.OWNER).count()
-
-
-@transaction.atomic
-def membership_change_role(*, board: Board, membership_id: int, role: str) -> Membership:
-    if role not in Membership.Role.values:
-        raise ValidationError({"role": "Choose owner, member or viewer."})
-    board = lock_board(board.pk)
-    membership = Membership.objects.get(pk=membership_id, board=board)
-    if membership.role == Membership.Role.OWNER and role != Membership.Role.OWNER and _owner_count(board) == 1:
-        raise ValidationError({"role": "A board needs at least one owner: make someone else owner first."})
-    membership.role = role
-    membership.save(update_fields=["role"])
-    bump_version(board, layout=True)
-    return membership
-
-
-@transaction.atomic
-def membership_remove(*, board: Board, membership_id: int) -> None:
-    board = lock_board(board.pk)
-    membership = Membership.objects.get(pk=membership_id, board=board)
-    if membership.role == Membership.Role.OWNER and _owner_count(board) == 1:
-        raise ValidationError({"membership": "The last owner cannot be removed."})
-    membership.delete()
-    bump_version(board, layout=True)
+# Members and invitations: board/services/members.py.
 
 
 # --- columns ---------------------------------------------------------------
@@ -150,13 +126,31 @@ def column_create(*, board: Board, name: str, wip_limit=None, category: str = Co
 
 
 @transaction.atomic
-def column_update(*, board: Board, column_id: int, name: str, wip_limit, category: str) -> Column:
+def column_update(*, board: Board, column_id: int, name: str, wip_limit, category: str, actor=None) -> Column:
+    """Rename a column, set its WIP limit or its category.
+
+    Re-categorising a column that holds cards re-stamps them, from now on:
+    into "done" they are done now, out of it they are not done any more, into
+    "in progress" they start now if they had not. Each card records a
+    "category" event, so flow charts and replay see the change on the day it
+    was made, and the past stays as it was."""
     name, wip_limit, category = _clean_column_fields(name, wip_limit, category)
     board = lock_board(board.pk)
     column = Column.objects.get(pk=column_id, board=board)
+    old_category = column.category
     column.name, column.wip_limit, column.category = name, wip_limit, category
     column.save(update_fields=["name", "wip_limit", "category"])
-    bump_version(board, layout=True)
+    history = History(board, actor, layout=True)
+    if category != old_category:
+        tickets = list(column.tickets.all())
+        old_label, new_label = Column.Category(old_category).label, Column.Category(category).label
+        for ticket in tickets:
+            flow_stamps(ticket, category, history.at)
+            history.add(ticket, "category", old_category, category, old_label, new_label, category=category)
+            ticket.version += 1
+            ticket.updated_at = history.at
+        Ticket.objects.bulk_update(tickets, ["started_at", "done_at", "version", "board_version", "updated_at"])
+    history.save()
     return column
 
 
@@ -197,23 +191,20 @@ def column_delete(*, board: Board, column_id: int, actor=None, move_to_id=None) 
             raise ValidationError({"move_to": "Choose another column of this board."}) from None
         if target.pk == column.pk:
             raise ValidationError({"move_to": "Choose a column other than the one being deleted."})
-        version = bump_version(board)
+        history = History(board, actor)
         last = Ticket.objects.filter(column=target).order_by("-rank").values_list("rank", flat=True).first()
         keys = generate_n_keys_between(last, None, len(tickets))
-        now = timezone.now()
-        events = []
-        for ticket, key in zip(tickets, keys):
-            events.append(new_event(ticket, actor, "column", str(column.pk), str(target.pk), column.name, target.name,
-                                 at=now, board_version=version))
-            enter_column(ticket, target, now)
+        for ticket, key in zip(tickets, keys, strict=True):
             ticket.rank = key
+            enter_column(ticket, target, history.at)
+            column_event(history, ticket, column, target)
             ticket.version += 1
-            ticket.board_version = version
-            ticket.updated_at = now
+            ticket.updated_at = history.at
         Ticket.objects.bulk_update(
-            tickets, ["column", "rank", "entered_column_at", "started_at", "done_at", "version", "board_version", "updated_at"]
+            tickets,
+            ["column", "rank", "entered_column_at", "started_at", "done_at", "version", "board_version", "updated_at"],
         )
-        TicketEvent.objects.bulk_create(events)
+        history.save()
     column.delete()
     bump_version(board, layout=True)
 
@@ -241,23 +232,37 @@ def label_create(*, board: Board, name: str, color: str = "#6b7280") -> Label:
 
 @transaction.atomic
 def label_delete(*, board: Board, label_id: int, actor=None) -> None:
-    """Delete a label; the tickets that carried it record a "labels" event,
-    so that their history still replays to their current labels."""
+    """Delete a label; every ticket that carried it records the removal
+    (board.signals), so its history still replays to its current labels."""
     board = lock_board(board.pk)
     label = Label.objects.get(pk=label_id, board=board)
-    tickets = list(label.tickets.prefetch_related("labels"))
-    before = {t.pk: field_value(t, "labels") for t in tickets}
-    label.delete()
-    version = bump_version(board, layout=True)
-    now = timezone.now()
-    events = []
-    for ticket in tickets:
-        ticket._prefetched_objects_cache = {}
-        after = field_value(ticket, "labels")
-        events.append(new_event(ticket, actor, "labels", before[ticket.pk][0], after[0], before[ticket.pk][1], after[1],
-                             at=now, board_version=version))
-    TicketEvent.objects.bulk_create(events)
-    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(board_version=version)
+    with writing_as(Writer.of(actor)):
+        label.delete()
+
+
+@transaction.atomic
+def epic_delete(*, board: Board, epic_id: int, actor=None) -> None:
+    """Delete an epic; its tickets record that they left it (board.signals)."""
+    board = lock_board(board.pk)
+    epic = Epic.objects.get(pk=epic_id, board=board)
+    with writing_as(Writer.of(actor)):
+        epic.delete()
+    _bump_layout(board)
+
+
+@transaction.atomic
+def sprint_delete(*, board: Board, sprint_id: int, actor=None) -> None:
+    """Delete a sprint; its tickets record that they left it (board.signals)."""
+    board = lock_board(board.pk)
+    sprint = Sprint.objects.get(pk=sprint_id, board=board)
+    with writing_as(Writer.of(actor)):
+        sprint.delete()
+    _bump_layout(board)
+
+
+def _bump_layout(board: Board) -> None:
+    board.refresh_from_db(fields=["version", "layout_version"])
+    bump_version(board, layout=True)
 
 
 @transaction.atomic

@@ -1,17 +1,23 @@
-"""What every service shares: the board lock, the version bump, events."""
+"""What every service shares: who writes, the board lock, the version, events."""
 
 from __future__ import annotations
+
+import contextvars
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.utils import timezone
 from fractional_indexing import generate_key_between
 
-from board.models import Board, Column, Ticket, TicketEvent
+from board.models import Board, Column, EventSource, Ticket, TicketEvent
 
 # Ticket fields whose changes are recorded; relations are recorded by id.
 TRACKED_FIELDS = (
     "title", "description", "kind", "points", "assignee", "labels", "epic", "sprint",
     "timebox_days", "blocked", "blocked_reason",
 )
+RELATIONS = ("assignee", "epic", "sprint")
 
 
 class Conflict(Exception):
@@ -22,12 +28,46 @@ class MoveRefused(Exception):
     """A move that the board's rules refuse (e.g. a hard WIP limit)."""
 
 
+@dataclass(frozen=True)
+class Writer:
+    """Who makes a change: a person, or a system writer (a training run, the
+    API, an import, the admin, a command). `at` lets an importer keep the
+    original time of what it imports; everyone else writes "now"."""
+
+    user: object = None
+    source: str = EventSource.PERSON
+    detail: str = ""
+    at: datetime | None = None
+
+    @classmethod
+    def of(cls, actor) -> Writer:
+        """Services take `actor=` as a person or as a Writer."""
+        return actor if isinstance(actor, Writer) else cls(user=actor)
+
+    def now(self) -> datetime:
+        return self.at or timezone.now()
+
+
+# Who deletes, for deletions that reach tickets through signals (the admin,
+# a cascade, the shell): set by services and the admin around .delete().
+current_writer: contextvars.ContextVar[Writer | None] = contextvars.ContextVar("current_writer", default=None)
+
+
+@contextmanager
+def writing_as(writer: Writer):
+    token = current_writer.set(writer)
+    try:
+        yield writer
+    finally:
+        current_writer.reset(token)
+
+
 def lock_board(board_id: int) -> Board:
     return Board.objects.select_for_update().get(pk=board_id)
 
 
-def bump_version(board: Board, *, layout: bool = False) -> int:
-    board.version += 1
+def bump_version(board: Board, *, layout: bool = False, by: int = 1) -> int:
+    board.version += by
     fields = {"version": board.version}
     if layout:
         board.layout_version += 1
@@ -36,35 +76,66 @@ def bump_version(board: Board, *, layout: bool = False) -> int:
     return board.version
 
 
-def field_value(ticket: Ticket, field: str):
-    """A field's value as stored in events (text), and how to show it."""
-    if field in ("assignee", "epic", "sprint"):
-        obj = getattr(ticket, field)
-        if obj is None:
-            return None, "—"
-        label = obj.get_username() if field == "assignee" else str(obj)
-        return str(obj.pk), label
-    if field == "labels":
-        labels = sorted(ticket.labels.all(), key=lambda lb: lb.pk)
-        return ",".join(str(lb.pk) for lb in labels), ", ".join(lb.name for lb in labels) or "—"
-    raw = getattr(ticket, field)
-    if raw is None or raw == "":
-        return (None if raw is None else ""), "—"
+class History:
+    """The events of one write on a locked board.
+
+    Each event takes the next board version, so events are totally ordered
+    within the board; `add` stamps the ticket with its event's version (the
+    poll finds changed cards by it). `save` writes the events and the board
+    version: one INSERT and one UPDATE whatever the number of events.
+    """
+
+    def __init__(self, board: Board, actor, *, at=None, layout: bool = False):
+        self.board = board
+        self.writer = Writer.of(actor)
+        self.at = at or self.writer.now()
+        self.layout = layout
+        self.events: list[TicketEvent] = []
+
+    def add(self, ticket: Ticket, field: str, old=None, new=None, old_display="", new_display="", **extra):
+        event = TicketEvent(
+            board_id=self.board.pk, ticket=ticket, actor=self.writer.user, source=self.writer.source,
+            source_detail=self.writer.detail, at=self.at, field=field, old=old, new=new,
+            old_display=old_display, new_display=new_display,
+            board_version=self.board.version + len(self.events) + 1, **extra,
+        )
+        self.events.append(event)
+        ticket.board_version = event.board_version
+        return event
+
+    def save(self) -> int:
+        if self.events:
+            TicketEvent.objects.bulk_create(self.events)
+        if self.events or self.layout:
+            bump_version(self.board, layout=self.layout, by=max(1, len(self.events)))
+        return self.board.version
+
+
+def display(field: str, value, *, names: dict | None = None) -> str:
+    """How a typed event value reads to people ("—" for none)."""
+    if value is None or value == "":
+        return "—"
+    if names is not None:
+        return names.get(value, f"#{value}")
     if field == "kind":
-        return raw, Ticket.Kind(raw).label
-    if isinstance(raw, bool):
-        return str(raw), "yes" if raw else "no"
+        return Ticket.Kind(value).label if value in Ticket.Kind.values else str(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if field == "description":
-        return str(raw), (raw[:120] + "…") if len(raw) > 120 else raw
-    return str(raw), str(raw)
+        return (value[:120] + "…") if len(value) > 120 else value
+    return str(value)
 
 
-def new_event(ticket, actor, field, old, new, old_display="", new_display="", at=None, board_version=0):
-    return TicketEvent(
-        ticket=ticket, actor=actor, field=field, old=old, new=new,
-        old_display=old_display, new_display=new_display,
-        at=at or timezone.now(), board_version=board_version,
-    )
+def person_name(user) -> str:
+    if user is None:
+        return "—"
+    return user.get_full_name() or user.get_username()
+
+
+def relation_display(field: str, obj) -> str:
+    if obj is None:
+        return "—"
+    return person_name(obj) if field == "assignee" else str(obj)
 
 
 def key_after_last(column_id: int) -> str:
@@ -72,10 +143,23 @@ def key_after_last(column_id: int) -> str:
     return generate_key_between(last, None)
 
 
+def flow_stamps(ticket: Ticket, category: str, now) -> None:
+    """started_at and done_at follow the category of the card's column:
+    started on first entering "in progress", done while in "done"."""
+    if category == Column.Category.IN_PROGRESS and ticket.started_at is None:
+        ticket.started_at = now
+    ticket.done_at = now if category == Column.Category.DONE else None
+
+
 def enter_column(ticket: Ticket, column: Column, now) -> None:
-    """Flow timestamps follow the column's category."""
     ticket.column = column
     ticket.entered_column_at = now
-    if column.category == Column.Category.IN_PROGRESS and ticket.started_at is None:
-        ticket.started_at = now
-    ticket.done_at = now if column.category == Column.Category.DONE else None
+    flow_stamps(ticket, column.category, now)
+
+
+def column_event(history: History, ticket: Ticket, old_column: Column | None, new_column: Column) -> TicketEvent:
+    """A card entered a column: its category and rank at that moment go with it."""
+    return history.add(
+        ticket, "column", old_column.pk if old_column else None, new_column.pk,
+        old_column.name if old_column else "", new_column.name, category=new_column.category, rank=ticket.rank,
+    )

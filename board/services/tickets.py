@@ -1,26 +1,36 @@
-"""Tickets: create, edit, move, comment."""
+"""Tickets: create, edit, move, comment, archive, delete."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Subquery
-from django.utils import timezone
 from fractional_indexing import generate_key_between, generate_n_keys_between
 
-from board.models import Board, Column, Comment, Epic, Membership, Sprint, Ticket, TicketEvent
+from board.models import Board, Column, Comment, Epic, Membership, Sprint, Ticket
 
 from .common import (
-    TRACKED_FIELDS, Conflict, MoveRefused, bump_version, enter_column, field_value, key_after_last, lock_board,
-    new_event,
+    RELATIONS,
+    TRACKED_FIELDS,
+    Conflict,
+    History,
+    MoveRefused,
+    column_event,
+    display,
+    enter_column,
+    key_after_last,
+    lock_board,
+    relation_display,
 )
+
 
 @dataclass
 class TicketInput:
-    """Validated values for a ticket's editable fields (a form's cleaned_data)."""
+    """Values for a ticket's editable fields (a form's cleaned_data, or a
+    ticket's current values from `from_ticket`)."""
 
     title: str
     description: str = ""
@@ -34,96 +44,218 @@ class TicketInput:
     blocked: bool = False
     blocked_reason: str = ""
 
+    @classmethod
+    def from_ticket(cls, ticket: Ticket) -> TicketInput:
+        """The ticket as it is: the one place that reads a ticket into an input."""
+        return cls(**{f.name: getattr(ticket, f.name) for f in fields(cls) if f.name != "labels"},
+                   labels=tuple(ticket.labels.all()))
 
-def _check_belongs(board: Board, data: TicketInput) -> None:
-    """Relations must belong to the same board: forms check, services insist."""
-    if data.assignee is not None and not Membership.objects.filter(board=board, user=data.assignee).exists():
-        raise ValidationError({"assignee": "The assignee must be a member of this board."})
-    for name in ("epic", "sprint"):
-        obj = getattr(data, name)
-        if obj is not None and obj.board_id != board.pk:
-            raise ValidationError({name: f"That {name} belongs to another board."})
-    if any(label.board_id != board.pk for label in data.labels):
-        raise ValidationError({"labels": "A label belongs to another board."})
-    if not (data.title or "").strip():
-        raise ValidationError({"title": "A ticket needs a title."})
-    if data.blocked and not (data.blocked_reason or "").strip():
-        raise ValidationError({"blocked_reason": "Say what blocks the ticket."})
+    def as_changes(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+LIMITS = {"title": 200, "description": 50_000, "blocked_reason": 200}
+NUMBER_RANGES = {"points": (0, 100), "timebox_days": (1, 30)}
+
+
+def _clean_changes(board: Board, ticket: Ticket | None, changes: dict) -> dict:
+    """Validate the fields that change, and only those: a ticket whose
+    assignee left the board stays editable. Returns the changes that really
+    differ from the ticket, normalised (titles stripped, an unblocked ticket
+    loses its reason). Raises one ValidationError naming every bad field."""
+    unknown = sorted(set(changes) - set(TRACKED_FIELDS))
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    current = TicketInput.from_ticket(ticket).as_changes() if ticket is not None else TicketInput(title="").as_changes()
+    errors: dict[str, str] = {}
+    clean: dict = {}
+    for name, value in changes.items():
+        if name in LIMITS:
+            value = "" if value is None else value
+            if not isinstance(value, str):
+                errors[name] = "Enter text."
+                continue
+            value = value.strip() if name != "description" else value
+            if len(value) > LIMITS[name]:
+                errors[name] = f"At most {LIMITS[name]:,} characters."
+                continue
+            if name == "title" and not value:
+                errors[name] = "A ticket needs a title."
+                continue
+        elif name in NUMBER_RANGES:
+            low, high = NUMBER_RANGES[name]
+            if value is None and name == "points":
+                pass
+            elif isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                errors[name] = f"Enter a whole number from {low} to {high}."
+                continue
+        elif name == "kind":
+            if value not in Ticket.Kind.values:
+                errors[name] = "Choose story, bug, research, experiment or chore."
+                continue
+        elif name == "blocked":
+            if not isinstance(value, bool):
+                errors[name] = "Blocked is yes or no."
+                continue
+        elif name == "labels":
+            value = tuple(sorted(set(value or ()), key=lambda label: label.pk))
+            if any(label.board_id != board.pk for label in value):
+                errors[name] = "A label belongs to another board."
+                continue
+        elif name in ("epic", "sprint"):
+            if value is not None and value.board_id != board.pk:
+                errors[name] = f"That {name} belongs to another board."
+                continue
+        clean[name] = value
+    # Relations are checked only when they change (a departed assignee may stay).
+    if "assignee" in clean:
+        person = clean["assignee"]
+        if person is not None and getattr(person, "pk", None) != getattr(current["assignee"], "pk", None):
+            if not Membership.objects.filter(board=board, user=person).exists():
+                errors["assignee"] = "The assignee must be a member of this board."
+    blocked = clean.get("blocked", current["blocked"])
+    reason = clean.get("blocked_reason", current["blocked_reason"])
+    if not blocked and reason:
+        clean["blocked_reason"] = ""
+    elif blocked and not reason and ("blocked" in clean or "blocked_reason" in clean):
+        errors["blocked_reason"] = "Say what blocks the ticket."
+    if errors:
+        raise ValidationError(errors)
+    if ticket is None:
+        return clean  # a new ticket: every value is new
+    return {name: value for name, value in clean.items() if not _same(name, value, current[name])}
+
+
+def ticket_changes_check(*, ticket: Ticket, changes: dict) -> None:
+    """Validate changes without writing them (the admin's form uses it)."""
+    _clean_changes(ticket.board, Ticket.objects.get(pk=ticket.pk), changes)
+
+
+def _same(name: str, new, old) -> bool:
+    if name == "labels":
+        return {label.pk for label in new} == {label.pk for label in old}
+    if name in RELATIONS:
+        return getattr(new, "pk", None) == getattr(old, "pk", None)
+    return new == old
+
+
+def _record_changes(history: History, ticket: Ticket, changes: dict) -> None:
+    """Apply changes to the ticket and record one event per field (one per
+    label added or removed), in TRACKED_FIELDS order."""
+    for name in TRACKED_FIELDS:
+        if name not in changes:
+            continue
+        new = changes[name]
+        if name == "labels":
+            before = {label.pk: label for label in (ticket.labels.all() if ticket.pk else ())}
+            after = {label.pk: label for label in new}
+            removed = [before[pk] for pk in sorted(before.keys() - after.keys())]
+            added = [after[pk] for pk in sorted(after.keys() - before.keys())]
+            if removed:
+                ticket.labels.remove(*removed)
+            if added:
+                ticket.labels.add(*added)
+            for label in removed:
+                history.add(ticket, "labels", label.pk, None, label.name, "")
+            for label in added:
+                history.add(ticket, "labels", None, label.pk, "", label.name)
+            ticket._prefetched_objects_cache = {}
+        elif name in RELATIONS:
+            old = getattr(ticket, name) if ticket.pk else None
+            setattr(ticket, name, new)
+            history.add(ticket, name, getattr(old, "pk", None), getattr(new, "pk", None),
+                        relation_display(name, old), relation_display(name, new))
+        else:
+            old = getattr(ticket, name) if ticket.pk else None
+            setattr(ticket, name, new)
+            history.add(ticket, name, old, new, display(name, old), display(name, new))
+
+
+def _check_wip_on_entry(board: Board, column: Column, *, exclude_id=None) -> str:
+    """A card is about to enter `column`: refuse it when a hard limit is
+    reached, or return a warning when a soft one is passed."""
+    if not column.wip_limit:
+        return ""
+    # counted only for columns with a limit: those hold few cards
+    count = Ticket.objects.filter(column=column, archived_at__isnull=True).exclude(pk=exclude_id).count()
+    if count < column.wip_limit:
+        return ""
+    if board.wip_mode == Board.WipMode.HARD:
+        raise MoveRefused(
+            f"“{column.name}” is at its WIP limit ({count}/{column.wip_limit}). Finish something there first."
+        )
+    return f"“{column.name}” is now over its WIP limit ({count + 1}/{column.wip_limit})."
 
 
 @transaction.atomic
 def ticket_create(*, board: Board, actor, data: TicketInput, column: Column | None = None, at=None) -> Ticket:
-    """Create a ticket at the bottom of a column (the first column by default)."""
+    """Create a ticket at the bottom of a column (the first column by default).
+    Every initial value is an event, so that replay starts from nothing."""
     board = lock_board(board.pk)
-    _check_belongs(board, data)
     if column is None:
         column = board.columns.order_by("position", "id").first()
     elif column.board_id != board.pk:
         raise ValidationError({"column": "That column belongs to another board."})
-    now = at or timezone.now()
+    changes = _clean_changes(board, None, data.as_changes())
+    _check_wip_on_entry(board, column)
+    history = History(board, actor, at=at)
     board.ticket_seq += 1
     Board.objects.filter(pk=board.pk).update(ticket_seq=board.ticket_seq)
-    version = bump_version(board)
     ticket = Ticket(
-        board=board, number=board.ticket_seq, rank=key_after_last(column.pk), created_by=actor,
-        created_at=now, updated_at=now, board_version=version,
-        **{f: getattr(data, f) for f in TRACKED_FIELDS if f != "labels"},
+        board=board, number=board.ticket_seq, rank=key_after_last(column.pk), created_by=history.writer.user,
+        created_at=history.at, updated_at=history.at, title=changes["title"],
     )
-    ticket.title = ticket.title.strip()
-    if not ticket.blocked:
-        ticket.blocked_reason = ""
-    enter_column(ticket, column, now)
+    enter_column(ticket, column, history.at)
+    for name, value in changes.items():
+        if name != "labels":
+            setattr(ticket, name, value)
     ticket.save()
-    if data.labels:
-        ticket.labels.set(data.labels)
-    events = [new_event(ticket, actor, "created", None, None, "", "", at=now, board_version=version),
-              new_event(ticket, actor, "column", None, str(column.pk), "", column.name, at=now, board_version=version)]
-    for field in TRACKED_FIELDS:
-        new, new_display = field_value(ticket, field)
-        if new not in (None, ""):
-            events.append(new_event(ticket, actor, field, None, new, "", new_display, at=now, board_version=version))
-    TicketEvent.objects.bulk_create(events)
+    history.add(ticket, "created", None, ticket.number, "", f"{board.key}-{ticket.number}", category=column.category)
+    column_event(history, ticket, None, column)
+    # Values equal to the model's defaults are recorded too: replay needs no defaults.
+    initial = {name: value for name, value in changes.items() if value not in (None, "", ())}
+    for name, value in initial.items():
+        if name != "labels":
+            history.add(ticket, name, None, value if name not in RELATIONS else value.pk,
+                        "", display(name, value) if name not in RELATIONS else relation_display(name, value))
+    if "labels" in initial:
+        ticket.labels.add(*initial["labels"])
+        for label in initial["labels"]:
+            history.add(ticket, "labels", None, label.pk, "", label.name)
+    Ticket.objects.filter(pk=ticket.pk).update(board_version=ticket.board_version)
+    history.save()
     return ticket
 
 
 @transaction.atomic
-def ticket_update(*, ticket_id: int, board: Board, actor, expected_version: int, data: TicketInput) -> Ticket:
-    """Apply an edit; one event per field that really changed."""
+def ticket_patch(*, board: Board, ticket_id: int, actor, changes: dict, expected_version: int | None = None) -> Ticket:
+    """The one entry for writers that are not forms (the API, training-run
+    write-back, importers): change some fields, validating only those.
+    `expected_version` (optional) refuses the write when the ticket moved on."""
     board = lock_board(board.pk)
     ticket = Ticket.objects.select_related("assignee", "epic", "sprint").get(pk=ticket_id, board=board)
-    if ticket.version != expected_version:
-        raise Conflict("Someone else changed this card while you were editing it. Your edit was not saved; the card now shows their version.")
-    _check_belongs(board, data)
-    before = {field: field_value(ticket, field) for field in TRACKED_FIELDS}
-    for field in TRACKED_FIELDS:
-        if field != "labels":
-            setattr(ticket, field, getattr(data, field))
-    ticket.title = ticket.title.strip()
-    if not ticket.blocked:
-        ticket.blocked_reason = ""
-    labels_before = set(ticket.labels.values_list("pk", flat=True))
-    if labels_before != {label.pk for label in data.labels}:
-        ticket.labels.set(data.labels)
-    # field_value reads labels through the manager: drop its cache after set().
-    ticket._prefetched_objects_cache = {}
-    now = timezone.now()
-    changes = []
-    for field in TRACKED_FIELDS:
-        after = field_value(ticket, field)
-        if after[0] != before[field][0]:
-            changes.append((field, before[field], after))
+    if expected_version is not None and ticket.version != expected_version:
+        raise Conflict(
+            "Someone else changed this card while you were editing it. Your edit was not saved; "
+            "the card now shows their version."
+        )
+    changes = _clean_changes(board, ticket, changes)
     if not changes:
         return ticket
-    version = bump_version(board)
+    history = History(board, actor)
+    _record_changes(history, ticket, changes)
     ticket.version += 1
-    ticket.board_version = version
-    ticket.updated_at = now
+    ticket.updated_at = history.at
     ticket.save()
-    TicketEvent.objects.bulk_create(
-        new_event(ticket, actor, field, old[0], new[0], old[1], new[1], at=now, board_version=version)
-        for field, old, new in changes
-    )
+    history.save()
     return ticket
+
+
+def ticket_update(*, ticket_id: int, board: Board, actor, expected_version: int, data: TicketInput) -> Ticket:
+    """A form's edit: every field as the person left it; one event per field
+    that really changed."""
+    return ticket_patch(board=board, ticket_id=ticket_id, actor=actor, changes=data.as_changes(),
+                        expected_version=expected_version)
 
 
 @dataclass(frozen=True)
@@ -162,17 +294,12 @@ def ticket_move(
             raise Conflict("Someone else changed this card a moment ago; it has been refreshed. Try again.")
         if target is None:
             raise ValidationError({"column": "That column is not on this board (it may have been deleted)."})
+        if ticket.archived_at is not None:
+            raise ValidationError({"ticket": "This card is archived: restore it before moving it."})
         if target.pk == ticket.column_id:
             target = ticket.column
         changes_column = target.pk != ticket.column_id
-        warning = ""
-        if changes_column and target.wip_limit:
-            # counted only for columns with a limit: those hold few cards
-            count = Ticket.objects.filter(column=target).count()
-            if count >= target.wip_limit:
-                if board.wip_mode == Board.WipMode.HARD:
-                    raise MoveRefused(f"“{target.name}” is at its WIP limit ({count}/{target.wip_limit}). Finish something there first.")
-                warning = f"“{target.name}” is now over its WIP limit ({count + 1}/{target.wip_limit})."
+        warning = _check_wip_on_entry(board, target) if changes_column else ""
         prev_key, next_key = _neighbour_keys(ticket, target, after_id, before_id, position)
         if not changes_column and (prev_key is None or prev_key < ticket.rank) and (
             next_key is None or ticket.rank < next_key
@@ -184,23 +311,20 @@ def ticket_move(
             new_rank, rows = _rebalance(target, ticket, prev_key)
         # Re-keyed cards change place on every open board, and "load more"
         # pages by rank: a rebalance (rare) makes open boards reload.
-        version = bump_version(board, layout=rows > 0)
-        now = timezone.now()
+        history = History(board, actor, layout=rows > 0)
         old_column, old_rank = ticket.column, ticket.rank
-        if changes_column:
-            enter_column(ticket, target, now)
-            event = new_event(ticket, actor, "column", str(old_column.pk), str(target.pk), old_column.name, target.name,
-                           at=now, board_version=version)
-        else:
-            event = new_event(ticket, actor, "rank", old_rank, new_rank, "", "", at=now, board_version=version)
         ticket.rank = new_rank
+        if changes_column:
+            enter_column(ticket, target, history.at)
+            column_event(history, ticket, old_column, target)
+        else:
+            history.add(ticket, "rank", old_rank, new_rank, rank=new_rank)
         ticket.version += 1
-        ticket.board_version = version
-        ticket.updated_at = now
+        ticket.updated_at = history.at
         ticket.save(update_fields=[
             "column", "rank", "entered_column_at", "started_at", "done_at", "version", "board_version", "updated_at",
         ])
-        event.save()
+        history.save()
         return MoveResult(ticket, rows + 3, warning)
 
 
@@ -258,7 +382,7 @@ def _rebalance(column: Column, moving: Ticket, prev_key: str | None) -> tuple[st
     for i, t in enumerate(others):
         t.rank = f"~{i}"
     Ticket.objects.bulk_update(others, ["rank"], batch_size=500)
-    for t, key in zip(others, keys):
+    for t, key in zip(others, keys, strict=True):
         t.rank = key
     Ticket.objects.bulk_update(others, ["rank"], batch_size=500)
     return new_key, 2 * len(others) + parked
@@ -273,9 +397,123 @@ def comment_add(*, board: Board, ticket_id: int, author, body: str) -> Comment:
         raise ValidationError({"body": "A comment is at most 20,000 characters."})
     board = lock_board(board.pk)
     ticket = Ticket.objects.get(pk=ticket_id, board=board)
-    comment = Comment.objects.create(ticket=ticket, author=author, body=body)
-    version = bump_version(board)
-    Ticket.objects.filter(pk=ticket.pk).update(board_version=version)
+    history = History(board, author)
+    comment = Comment.objects.create(ticket=ticket, author=history.writer.user, body=body, created_at=history.at)
     excerpt = body if len(body) <= 120 else body[:120] + "…"
-    new_event(ticket, author, "comment", None, str(comment.pk), "", excerpt, board_version=version).save()
+    history.add(ticket, "comment", None, comment.pk, "", excerpt)
+    Ticket.objects.filter(pk=ticket.pk).update(board_version=ticket.board_version)
+    history.save()
     return comment
+
+
+# --- archive, restore, delete -----------------------------------------------
+
+def _locked_ticket(board: Board, ticket_id: int, expected_version: int | None) -> tuple[Board, Ticket]:
+    board = lock_board(board.pk)
+    ticket = Ticket.objects.select_related("column").get(pk=ticket_id, board=board)
+    if expected_version is not None and ticket.version != expected_version:
+        raise Conflict("Someone else changed this card a moment ago; it has been refreshed. Try again.")
+    return board, ticket
+
+
+@transaction.atomic
+def ticket_archive(*, board: Board, ticket_id: int, actor, expected_version: int | None = None) -> Ticket:
+    """Take a card off the board: hidden from columns and WIP counts, kept in
+    its history and in every chart of the past."""
+    board, ticket = _locked_ticket(board, ticket_id, expected_version)
+    if ticket.archived_at is not None:
+        return ticket
+    history = History(board, actor)
+    ticket.archived_at = history.at
+    history.add(ticket, "archived", False, True, "no", "yes")
+    ticket.version += 1
+    ticket.updated_at = history.at
+    ticket.save(update_fields=["archived_at", "version", "board_version", "updated_at"])
+    history.save()
+    return ticket
+
+
+@transaction.atomic
+def ticket_restore(*, board: Board, ticket_id: int, actor, expected_version: int | None = None) -> Ticket:
+    """Put an archived card back in its column (a hard WIP limit applies)."""
+    board, ticket = _locked_ticket(board, ticket_id, expected_version)
+    if ticket.archived_at is None:
+        return ticket
+    _check_wip_on_entry(board, ticket.column, exclude_id=ticket.pk)
+    history = History(board, actor)
+    ticket.archived_at = None
+    history.add(ticket, "archived", True, False, "yes", "no")
+    ticket.version += 1
+    ticket.updated_at = history.at
+    ticket.save(update_fields=["archived_at", "version", "board_version", "updated_at"])
+    history.save()
+    return ticket
+
+
+@transaction.atomic
+def ticket_delete(*, board: Board, ticket_id: int, actor, confirm: str) -> None:
+    """Delete a card for good (owners, after typing its key). Its comments go;
+    its history stays, ending in a "deleted" event, so charts of the past
+    still count it."""
+    board, ticket = _locked_ticket(board, ticket_id, None)
+    key = f"{board.key}-{ticket.number}"
+    if (confirm or "").strip().upper() != key.upper():
+        raise ValidationError({"confirm": f"Type {key} to confirm that this card and its comments go for good."})
+    history = History(board, actor)
+    history.add(ticket, "deleted", ticket.title, None, ticket.title, "")
+    history.save()
+    ticket.delete()
+
+
+# --- deletions elsewhere that reach tickets ------------------------------------
+
+def tickets_unlink(*, board_id: int, field: str, obj, actor) -> int:
+    """Clear a relation (assignee, epic or sprint) on every ticket of a board
+    that holds it, with an event each: the deletion of a sprint, an epic or a
+    user. Called from services and from pre_delete signals."""
+    board = lock_board(board_id)
+    tickets = list(Ticket.objects.filter(board=board, **{field: obj}))
+    if not tickets:
+        return 0
+    history = History(board, actor, layout=field != "assignee")
+    for ticket in tickets:
+        history.add(ticket, field, obj.pk, None, relation_display(field, obj), "—")
+        ticket.version += 1
+        ticket.updated_at = history.at
+    Ticket.objects.bulk_update(tickets, ["version", "board_version", "updated_at"])
+    Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(**{field: None})
+    history.save()
+    return len(tickets)
+
+
+def tickets_drop_label(*, label, actor) -> int:
+    """A label is being deleted: every ticket that carries it records its removal."""
+    board = lock_board(label.board_id)
+    tickets = list(label.tickets.all())
+    history = History(board, actor, layout=True)
+    for ticket in tickets:
+        history.add(ticket, "labels", label.pk, None, label.name, "")
+        ticket.version += 1
+        ticket.updated_at = history.at
+    if tickets:
+        Ticket.objects.bulk_update(tickets, ["version", "board_version", "updated_at"])
+        label.tickets.clear()
+    history.save()
+    return len(tickets)
+
+
+def tickets_note_member_left(*, membership, actor) -> int:
+    """A member is leaving: their cards keep them as assignee (the work was
+    theirs), and each records that they left, so the history explains why the
+    name is no longer on the board's list."""
+    board = lock_board(membership.board_id)
+    tickets = list(Ticket.objects.filter(board=board, assignee_id=membership.user_id))
+    if not tickets:
+        return 0
+    name = relation_display("assignee", membership.user)
+    history = History(board, actor)
+    for ticket in tickets:
+        history.add(ticket, "member_left", membership.user_id, None, name, "")
+    Ticket.objects.bulk_update(tickets, ["board_version"])
+    history.save()
+    return len(tickets)

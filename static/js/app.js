@@ -12,8 +12,18 @@
     box.appendChild(el);
     setTimeout(() => el.remove(), level === "error" || level === "warning" ? 7000 : 3500);
   }
+  // A signed-out board goes to the login page. Only to a URL on this site:
+  // the address comes from a response, and a response is not a navigator.
+  function goToLogin(url) {
+    let target = null;
+    try { target = url ? new URL(url, window.location.href) : null; } catch (err) { target = null; }
+    if (target && target.origin === window.location.origin) window.location.assign(target.href);
+    else window.location.reload(); // the server answers a page load with its own redirect to the login page
+  }
+
   window.mk = window.mk || {};
   window.mk.toast = toast;
+  window.mk.goToLogin = goToLogin;
 
   // Server-sent messages (django messages) fade out on their own.
   document.addEventListener("DOMContentLoaded", () => {
@@ -22,9 +32,25 @@
 
   document.body.addEventListener("mk:toast", (e) => toast(e.detail.message, e.detail.level));
 
+  // Forms marked data-reset-on-success empty themselves once htmx has sent
+  // them successfully (the quick-add form). Here and not in hx-on: the CSP
+  // allows no inline code, and htmx runs with allowEval false.
+  document.body.addEventListener("htmx:afterRequest", (e) => {
+    const form = e.detail.elt;
+    if (e.detail.successful && form instanceof HTMLFormElement && form.hasAttribute("data-reset-on-success")) form.reset();
+  });
+
   document.body.addEventListener("htmx:responseError", (e) => {
     const xhr = e.detail.xhr;
     const type = xhr.getResponseHeader("Content-Type") || "";
+    // The session ended (mlkanban/middleware.py): htmx follows HX-Redirect by
+    // itself; a JSON 401 names the login page.
+    if (xhr.status === 401) {
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch (err) { data = null; }
+      goToLogin(data && data.login_url);
+      return;
+    }
     let text = "";
     if (type.startsWith("text/plain")) text = xhr.responseText;
     else if (xhr.status === 403) text = "You do not have permission to do that on this board.";

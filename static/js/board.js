@@ -165,28 +165,91 @@
     });
   }
 
-  function pollNow() {
-    if (state.polling) { state.again = true; return Promise.resolve(); }
-    if (state.dragging || document.querySelector("#board .is-saving")) return Promise.resolve();
-    state.polling = true;
+  // The poll: every pollMs while the server answers. When it cannot be
+  // reached (network error, 5xx, an answer that is not JSON) a banner says the
+  // board may be out of date and the next try waits twice as long each time
+  // (pollMs, 2×, 4× … at most 30 s). The first answer after that hides the
+  // banner and catches up: the poll asks for changes since the last version
+  // seen, however long ago that was.
+  const pollMs = Number(board.dataset.pollMs) || 1500;
+  const MAX_RETRY_MS = 30000;
+  const banner = document.getElementById("connection-banner");
+  const bannerText = banner && banner.querySelector(".connection-message");
+  let timer = null;
+  state.failures = 0;
+  state.stopped = false;
+
+  function retryMs(failures) {
+    return Math.min(pollMs * 2 ** Math.max(failures - 1, 0), MAX_RETRY_MS);
+  }
+  function seconds(ms) {
+    const s = ms / 1000;
+    return s < 10 && !Number.isInteger(s) ? s.toFixed(1) : String(Math.round(s));
+  }
+  function schedule(ms) {
+    clearTimeout(timer);
+    if (!state.stopped) timer = setTimeout(pollNow, ms);
+  }
+  function connectionLost() {
+    state.failures += 1;
+    const wait = retryMs(state.failures);
+    if (banner) {
+      bannerText.textContent = "Connection lost — this board may be out of date. Retrying in " + seconds(wait) + " s…";
+      banner.hidden = false;
+    }
+    return wait;
+  }
+  function connectionBack() {
+    state.failures = 0;
+    if (banner) banner.hidden = true;
+  }
+
+  function applyChanges(data) {
+    if (!data || state.dragging) return;
+    if (data.reload) {
+      if (!document.querySelector("dialog.modal[open]")) window.location.reload();
+      return;
+    }
+    let complete = true;
+    data.gone.forEach((id) => { const el = document.getElementById("card-" + id); if (el) el.remove(); });
+    data.cards.forEach((c) => { if (!placeCard(c.html, c)) complete = false; });
+    applyCounts(data.counts);
+    refreshEmpty();
+    state.version = data.version;
+    if (!complete) window.location.reload(); // e.g. a new swimlane appeared
+  }
+
+  // Resolves to the changes (or null when there are none), to "signed-out",
+  // or rejects when the server could not be reached.
+  async function fetchChanges() {
     const url = pollUrl + "?v=" + state.version + "&layout=" + state.layout + (qs ? "&" + qs : "");
-    return fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-      .then((r) => (r.status === 200 ? r.json() : null))
+    const r = await fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" });
+    if (r.status === 401) {
+      // The session ended (mlkanban/middleware.py answers 401 with the login URL).
+      const body = await r.json().catch(() => ({}));
+      state.stopped = true;
+      if (window.mk.goToLogin) window.mk.goToLogin(body.login_url); else window.location.reload();
+      return "signed-out";
+    }
+    if (r.status >= 500) throw new Error("The board poll answered " + r.status);
+    if (r.status !== 200) return null; // 204: unchanged; other 4xx: nothing to apply
+    return r.json(); // a proxy's HTML error page rejects here, as a failure
+  }
+
+  function pollNow() {
+    if (state.stopped) return Promise.resolve();
+    if (state.polling) { state.again = true; return Promise.resolve(); }
+    if (state.dragging || document.querySelector("#board .is-saving")) { schedule(pollMs); return Promise.resolve(); }
+    state.polling = true;
+    clearTimeout(timer);
+    return fetchChanges()
       .then((data) => {
-        if (!data || state.dragging) return;
-        if (data.reload) {
-          if (!document.querySelector("dialog.modal[open]")) window.location.reload();
-          return;
-        }
-        let complete = true;
-        data.gone.forEach((id) => { const el = document.getElementById("card-" + id); if (el) el.remove(); });
-        data.cards.forEach((c) => { if (!placeCard(c.html, c)) complete = false; });
-        applyCounts(data.counts);
-        refreshEmpty();
-        state.version = data.version;
-        if (!complete) window.location.reload(); // e.g. a new swimlane appeared
-      })
-      .catch(() => {})
+        if (data === "signed-out") return;
+        connectionBack();
+        schedule(pollMs);
+        applyChanges(data);
+      }, () => schedule(connectionLost()))
+      .catch((err) => console.error("The board could not apply an update:", err))
       .finally(() => {
         state.polling = false;
         if (state.again) { state.again = false; pollNow(); }
@@ -194,8 +257,10 @@
   }
 
   document.body.addEventListener("mk:changed", () => pollNow());
-  setInterval(pollNow, Number(board.dataset.pollMs) || 1500);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) pollNow(); });
+  window.addEventListener("online", () => pollNow());
+  if (banner) banner.querySelector("[data-retry-now]").addEventListener("click", () => pollNow());
+  schedule(pollMs);
 
   // Filters apply as soon as they change; they live in the URL.
   const filters = document.getElementById("filters");
@@ -209,5 +274,5 @@
   });
   document.querySelectorAll("#board .cards").forEach(initSortable);
   refreshEmpty();
-  window.mk = Object.assign(window.mk || {}, { pollNow: pollNow, boardState: state });
+  window.mk = Object.assign(window.mk || {}, { pollNow: pollNow, boardState: state, pollRetryMs: retryMs });
 })();

@@ -2,8 +2,8 @@
 
 import pytest
 
-from board.models import Ticket, TicketEvent
 from board import services
+from board.models import Ticket, TicketEvent
 from tests.factories import make_ticket
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,7 @@ def test_editing_changes_only_the_fields_sent_and_records_them(api, board, alice
     ticket.refresh_from_db()
     assert (ticket.title, ticket.points, list(ticket.labels.all())) == ("Baseline", 5, [vision])
     event = TicketEvent.objects.filter(ticket=ticket).latest("id")
-    assert (event.field, event.old, event.new, event.actor) == ("points", "2", "5", bob)
+    assert (event.field, event.old, event.new, event.actor, event.source) == ("points", 2, 5, bob, "api")
 
 
 def test_editing_with_a_stale_version_answers_409_and_changes_nothing(api, board, alice):

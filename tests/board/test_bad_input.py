@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from board import services
-from board.models import Board, Column, Comment, Membership, Ticket, TicketEvent
+from board.models import Board, Column, Comment, Invitation, Membership, Ticket, TicketEvent
 from tests.factories import make_board, make_ticket
 
 User = get_user_model()
@@ -367,36 +367,49 @@ def _settings(client, board, action, item=None, **data):
 
 
 @pytest.mark.django_db
-def test_adding_an_unknown_username_as_member_is_422_with_a_message(client, alice, board):
+def test_inviting_an_unknown_username_is_422_with_a_message(client, alice, board):
     client.force_login(alice)
     members_before = Membership.objects.filter(board=board).count()
 
-    response = _settings(client, board, "member_add", identifier="nobody", role="member")
+    response = _settings(client, board, "invite", identifier="nobody", role="member")
 
     assert response.status_code == 422
-    assert "No account with the username or email “nobody”." in field_error(response.content, "identifier")
+    assert "No account with the username “nobody”." in field_error(response.content, "identifier")
     assert Membership.objects.filter(board=board).count() == members_before
+    assert not Invitation.objects.exists()
 
 
 @pytest.mark.django_db
-def test_adding_someone_who_is_already_a_member_is_422(client, alice, board):
+def test_inviting_someone_who_is_already_a_member_is_422(client, alice, board):
     client.force_login(alice)
 
-    response = _settings(client, board, "member_add", identifier="BOB@example.org", role="owner")
+    response = _settings(client, board, "invite", identifier="BOB@example.org", role="owner")
 
     assert response.status_code == 422
-    assert "bob is already on this board." in field_error(response.content, "identifier")
+    assert "“BOB@example.org” is already on this board." in field_error(response.content, "identifier")
     assert Membership.objects.get(board=board, user__username="bob").role == Membership.Role.MEMBER
+    assert not Invitation.objects.exists()
 
 
 @pytest.mark.django_db
-def test_adding_a_member_with_an_unknown_role_is_422(client, alice, charlie, board):
+def test_inviting_with_an_unknown_role_is_422(client, alice, charlie, board):
     client.force_login(alice)
 
-    response = _settings(client, board, "member_add", identifier="charlie", role="admin")
+    response = _settings(client, board, "invite", identifier="charlie", role="admin")
 
     assert response.status_code == 422
     assert "Select a valid choice" in field_error(response.content, "role")
+    assert not Membership.objects.filter(board=board, user=charlie).exists()
+    assert not Invitation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_old_member_add_action_is_gone(client, alice, charlie, board):
+    client.force_login(alice)
+
+    response = _settings(client, board, "member_add", identifier="charlie", role="member")
+
+    assert response.status_code == 404
     assert not Membership.objects.filter(board=board, user=charlie).exists()
 
 
@@ -657,7 +670,7 @@ def test_the_board_page_with_garbage_filters_does_not_crash(client, alice, board
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("query, status", [
-    ("after=" + "~" * 100, 200),
+    ("after=" + "~" * 100, 400),  # not a rank key (base-62)
     ("lanes=epic&lane=none&epic=abc", 200),
     ("lanes=assignee&lane=abc", 400),
     ("lanes=assignee&lane=" + "9" * 20, 400),

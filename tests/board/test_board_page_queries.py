@@ -26,7 +26,7 @@ def bulk_tickets(board, n, *, users, labels, epics):
     tickets = []
     for col in columns:
         keys = generate_n_keys_between(None, None, len(per_column[col.pk])) if per_column[col.pk] else []
-        for i, key in zip(per_column[col.pk], keys):
+        for i, key in zip(per_column[col.pk], keys, strict=True):
             tickets.append(Ticket(
                 board=board, number=board.ticket_seq + i + 1, column=col, rank=key,
                 title=f"Card {i} about tokenizers" if i % 7 == 0 else f"Card {i}",

@@ -188,7 +188,7 @@ def test_deleting_a_column_appends_its_cards_in_order_to_the_target(board, alice
     assert all(t.done_at is not None and t.column_id == done.pk for t in moved)
     events = TicketEvent.objects.filter(ticket__in=moved, field="column").order_by("-id")[:3]
     assert {(e.old, e.new, e.old_display, e.new_display, e.actor) for e in events} == {
-        (str(code_review.pk), str(done.pk), "Code review", "Done", alice)
+        (code_review.pk, done.pk, "Code review", "Done", alice)
     }
     assert titles(implementation) == []
 
@@ -205,30 +205,35 @@ def test_the_last_column_cannot_be_deleted(alice):
 
 # --- members ----------------------------------------------------------------------
 
-def test_adding_a_member_by_username_ignores_case(board, charlie):
-    membership = services.membership_add(board=board, identifier="  CharLie ", role=Membership.Role.MEMBER)
+# Invitations (how people join): tests/board/test_invitations.py.
+
+def test_an_accepted_invitation_by_username_ignores_case(alice, board, charlie):
+    invitation = services.invitation_create(board=board, identifier="  CharLie ", role="member", invited_by=alice)
+    membership = services.invitation_accept(invitation_id=invitation.pk, user=charlie)
     assert (membership.user, membership.role, membership.board) == (charlie, Membership.Role.MEMBER, board)
 
 
-def test_adding_a_member_by_email_ignores_case(board):
+def test_an_accepted_invitation_by_email_ignores_case(alice, board):
     dana = UserFactory(username="dana", email="dana.ml@example.org")
-    membership = services.membership_add(board=board, identifier="Dana.ML@Example.ORG", role=Membership.Role.VIEWER)
+    invitation = services.invitation_create(board=board, identifier="Dana.ML@Example.ORG", role="viewer",
+                                            invited_by=alice)
+    membership = services.invitation_accept(invitation_id=invitation.pk, user=dana)
     assert (membership.user, membership.role) == (dana, Membership.Role.VIEWER)
 
 
-def test_adding_someone_twice_is_refused(board, bob):
+def test_inviting_a_member_is_refused(alice, board, bob):
     before = snapshot(board)
     with pytest.raises(ValidationError) as error:
-        services.membership_add(board=board, identifier="BOB", role=Membership.Role.OWNER)
+        services.invitation_create(board=board, identifier="BOB", role=Membership.Role.OWNER, invited_by=alice)
     assert "already" in " ".join(error.value.message_dict["identifier"])
     assert snapshot(board) == before
 
 
 @pytest.mark.parametrize("identifier, role", [("nobody", "member"), ("", "member"), ("charlie", "admin")])
-def test_adding_an_unknown_person_or_role_is_refused(board, charlie, identifier, role):
+def test_inviting_an_unknown_person_or_role_is_refused(alice, board, charlie, identifier, role):
     before = snapshot(board)
     with pytest.raises(ValidationError):
-        services.membership_add(board=board, identifier=identifier, role=role)
+        services.invitation_create(board=board, identifier=identifier, role=role, invited_by=alice)
     assert snapshot(board) == before
 
 
@@ -329,7 +334,8 @@ LAYOUT_CHANGES = {
         board=board, column_id=cols[1].pk, name="Design", wip_limit=2, category=IN_PROGRESS),
     "column shift": lambda board, cols, people: services.column_shift(board=board, column_id=cols[1].pk, offset=1),
     "column delete": lambda board, cols, people: services.column_delete(board=board, column_id=cols[3].pk),
-    "member add": lambda board, cols, people: services.membership_add(board=board, identifier="dana", role="member"),
+    "member grant": lambda board, cols, people: services.membership_grant(
+        board=board, user=people["dana"], role="member"),
     "member role": lambda board, cols, people: services.membership_change_role(
         board=board, membership_id=board.memberships.get(user=people["bob"]).pk, role="viewer"),
     "member remove": lambda board, cols, people: services.membership_remove(
@@ -344,7 +350,7 @@ LAYOUT_CHANGES = {
 @pytest.mark.parametrize("change", LAYOUT_CHANGES)
 def test_a_layout_change_bumps_layout_version(board, columns, alice, bob, dana, change):
     version, layout_version = versions(board)
-    LAYOUT_CHANGES[change](board, columns, {"alice": alice, "bob": bob})
+    LAYOUT_CHANGES[change](board, columns, {"alice": alice, "bob": bob, "dana": dana})
     assert versions(board) == (version + 1, layout_version + 1)
 
 
@@ -355,26 +361,30 @@ def test_label_delete_bumps_layout_version(board):
     assert versions(board) == (version + 1, layout_version + 1)
 
 
-def test_card_changes_bump_only_version(board, alice, bob, columns):
+def test_card_changes_bump_only_version_by_one_per_event(board, alice, bob, columns):
     backlog, whiteboarding = columns[:2]
     version, layout_version = versions(board)
 
-    ticket = make_ticket(board, alice, title="Sweep", column=backlog)                       # create
-    assert versions(board) == (version + 1, layout_version)
+    def events_since(v):
+        return TicketEvent.objects.filter(board=board, board_version__gt=v).count()
 
+    ticket = make_ticket(board, alice, title="Sweep", column=backlog)                       # create
+    assert versions(board) == (version + events_since(version), layout_version)
+
+    v = versions(board)[0]
     services.ticket_update(ticket_id=ticket.pk, board=board, actor=bob, expected_version=ticket.version,
-                           data=services.TicketInput(title="Sweep LR", points=3))           # edit
-    assert versions(board) == (version + 2, layout_version)
+                           data=services.TicketInput(title="Sweep LR", points=3))           # edit: 2 fields
+    assert versions(board) == (v + 2, layout_version)
 
     ticket.refresh_from_db()
     services.ticket_move(board=board, actor=bob, ticket_id=ticket.pk, expected_version=ticket.version,
                          to_column_id=whiteboarding.pk)                                    # move
-    assert versions(board) == (version + 3, layout_version)
+    assert versions(board) == (v + 3, layout_version)
 
     services.comment_add(board=board, ticket_id=ticket.pk, author=alice, body="Nice curve")  # comment
-    assert versions(board) == (version + 4, layout_version)
+    assert versions(board) == (v + 4, layout_version)
     ticket.refresh_from_db()
-    assert ticket.board_version == version + 4  # the poll picks up the commented card
+    assert ticket.board_version == v + 4  # the poll picks up the commented card
 
 
 def test_moving_cards_by_deleting_their_column_bumps_both(board, alice, columns):

@@ -101,7 +101,7 @@ def test_concurrent_moves_keep_ranks_unique_and_every_accepted_move_recorded(boa
     assert len(ranks) == 30
     assert len(set(ranks)) == 30
     # ORDER BY rank is a strict total order, and it is Python's bytewise order
-    assert all(a < b for a, b in zip(ranks, ranks[1:]))
+    assert all(a < b for a, b in zip(ranks, ranks[1:], strict=False))
     assert sorted(ranks) == ranks
     assert sorted(ranks, key=lambda r: r.encode()) == ranks
     # one event and one board version per accepted move

@@ -10,7 +10,8 @@ import re
 
 import pytest
 from django.db.models import Count, F
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from board.models import Board, Ticket, TicketEvent
 from tests.factories import make_board, make_ticket

@@ -587,7 +587,8 @@ def test_the_poll_asks_for_a_reload_when_the_layout_changed(client, alice, board
 @pytest.mark.django_db
 def test_the_poll_asks_for_a_reload_when_a_member_was_added(client, alice, charlie, board, polled):
     _, version, layout = polled
-    services.membership_add(board=board, identifier="charlie", role="member")
+    invitation = services.invitation_create(board=board, identifier="charlie", role="member", invited_by=alice)
+    services.invitation_accept(invitation_id=invitation.pk, user=charlie)
     client.force_login(alice)
 
     assert _poll(client, board, version, layout).json()["reload"] is True
@@ -658,14 +659,17 @@ def test_the_settings_page_lists_columns_members_and_labels(client, alice, board
 
 
 @pytest.mark.django_db
-def test_an_owner_adds_a_member_by_email(client, alice, charlie, board):
+def test_an_owner_invites_by_email_and_the_person_joins_when_they_accept(client, alice, charlie, board):
     client.force_login(alice)
 
-    _act(client, board, "member_add", identifier="CHARLIE@example.org", role="member")
+    _act(client, board, "invite", identifier="CHARLIE@example.org", role="member")
 
-    assert Membership.objects.get(board=board, user=charlie).role == Membership.Role.MEMBER
-    assert "Added charlie as member." in client.get(f"/b/{board.pk}/settings/").content.decode()
+    assert not Membership.objects.filter(board=board, user=charlie).exists()
+    assert "Invited “CHARLIE@example.org” as member" in client.get(f"/b/{board.pk}/settings/").content.decode()
     client.force_login(charlie)
+    invitation_id = charlie.invitations.get(board=board).pk
+    assert client.post(f"/invitations/{invitation_id}/accept/").status_code == 302
+    assert Membership.objects.get(board=board, user=charlie).role == Membership.Role.MEMBER
     assert client.get(f"/b/{board.pk}/").status_code == 200
 
 
@@ -764,7 +768,7 @@ def test_deleting_a_column_with_a_target_moves_its_cards_and_records_column_even
         assert fresh.version == 2
         assert fresh.done_at is not None  # entered a "done" column
         event = TicketEvent.objects.filter(ticket=t, field="column").order_by("-id").first()
-        assert (event.old, event.new) == (str(columns[3].pk), str(columns[4].pk))
+        assert (event.old, event.new) == (columns[3].pk, columns[4].pk)
         assert (event.old_display, event.new_display, event.actor) == ("Code review", "Done", alice)
     assert Board.objects.get(pk=board.pk).version > version
     history = client.get(f"/b/{board.pk}/t/{moving[0].number}/").content.decode()
@@ -806,18 +810,19 @@ BOARD_ADMIN_MODELS = sorted(
 
 
 @pytest.fixture
-def admin_data(board, alice, bob, columns):
+def admin_data(board, alice, bob, charlie, columns):
     label = services.label_create(board=board, name="nlp")
     epic = services.epic_create(board=board, name="Retrieval")
     sprint = services.sprint_create(board=board, name="Sprint 1", start="2026-03-02", end="2026-03-13")
     ticket = make_ticket(board, alice, title="Everything", assignee=bob, labels=(label,), epic=epic, sprint=sprint)
     services.comment_add(board=board, ticket_id=ticket.pk, author=bob, body="A comment")
+    services.invitation_create(board=board, identifier="charlie@example.org", role="viewer", invited_by=alice)
     return board
 
 
 def test_the_admin_registers_every_board_model():
     assert {m._meta.model_name for m in BOARD_ADMIN_MODELS} == {
-        "board", "membership", "column", "label", "epic", "sprint", "ticket", "ticketevent", "comment",
+        "board", "membership", "column", "label", "epic", "sprint", "ticket", "ticketevent", "comment", "invitation",
     }
 
 

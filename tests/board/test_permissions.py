@@ -4,22 +4,25 @@ Roles: owner (alice), member (bob), viewer (vera), non-member (charlie) and
 anonymous. Reads need viewer, card writes need member, settings need owner;
 a non-member gets 404 for anything under a board, an anonymous visitor is sent
 to the login page (pages) or refused (API). A refused write changes nothing.
+An invitation is answered by its invitee (frank) only: everyone else gets 404.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from types import SimpleNamespace
-from typing import Callable
 
 import pytest
 from django.test import Client
 
 from board import services
-from board.models import Board, Column, Comment, Epic, Label, Membership, Sprint, Ticket, TicketEvent
+from board.models import Board, Column, Comment, Epic, Invitation, Label, Membership, Sprint, Ticket, TicketEvent
 from tests.factories import UserFactory, make_board, make_ticket
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 READ, WRITE, ADMIN, ANY_USER = "read", "write", "admin", "any-user"
+INVITEE = "invitee"  # the person an invitation is for, whatever their role
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Endpoint:
     name: str
     method: str  # GET | POST | PATCH
     url: Callable  # ctx -> path
-    needs: str  # READ | WRITE | ADMIN | ANY_USER (not under a board)
+    needs: str  # READ | WRITE | ADMIN | ANY_USER (not under a board) | INVITEE
     ok_status: int  # what an allowed request answers
     data: Callable = lambda ctx: {}
     htmx: bool = False
@@ -59,6 +62,9 @@ def _move_data(ctx):
 ENDPOINTS = [
     # --- pages (reads) ---
     Endpoint("board list", "GET", lambda c: "/", ANY_USER, 200),
+    # --- answering an invitation (its invitee only) ---
+    Endpoint("invitation accept", "POST", lambda c: f"/invitations/{c.invitation.pk}/accept/", INVITEE, 302),
+    Endpoint("invitation decline", "POST", lambda c: f"/invitations/{c.invitation.pk}/decline/", INVITEE, 302),
     Endpoint("board page", "GET", lambda c: f"{_b(c)}/", READ, 200),
     Endpoint("poll", "GET", lambda c: f"{_b(c)}/poll/?v=0&layout={c.board.layout_version}", READ, 200),
     Endpoint("column more", "GET", lambda c: f"{_b(c)}/columns/{c.columns[0].pk}/more/?after=", READ, 200),
@@ -73,11 +79,18 @@ ENDPOINTS = [
              _ticket_form, htmx=True),
     Endpoint("comment add", "POST", lambda c: f"{_b(c)}/t/{c.ticket.number}/comments/", WRITE, 200,
              lambda c: {"body": "A comment from the matrix"}, htmx=True),
+    Endpoint("ticket archive", "POST", lambda c: f"{_b(c)}/t/{c.ticket.number}/archive/", WRITE, 200, htmx=True),
+    Endpoint("ticket restore", "POST", lambda c: f"{_b(c)}/t/{c.archived.number}/restore/", WRITE, 200, htmx=True),
+    # --- hard delete (owners, typing the key) ---
+    Endpoint("ticket delete", "POST", lambda c: f"{_b(c)}/t/{c.ticket.number}/delete/", ADMIN, 200,
+             lambda c: {"confirm": f"{c.board.key}-{c.ticket.number}"}, htmx=True),
     # --- settings actions (owners); success redirects back to the settings page ---
     Endpoint("settings board", "POST", lambda c: f"{_b(c)}/settings/board/", ADMIN, 302,
              lambda c: {"name": "Renamed board", "key": "NEW", "wip_mode": "hard"}),
-    Endpoint("settings member_add", "POST", lambda c: f"{_b(c)}/settings/member_add/", ADMIN, 302,
+    Endpoint("settings invite", "POST", lambda c: f"{_b(c)}/settings/invite/", ADMIN, 302,
              lambda c: {"identifier": "dave", "role": "viewer"}),
+    Endpoint("settings invite_cancel", "POST", lambda c: f"{_b(c)}/settings/invite_cancel/{c.invitation.pk}/",
+             ADMIN, 302),
     Endpoint("settings member_role", "POST", lambda c: f"{_b(c)}/settings/member_role/{c.erin_membership.pk}/",
              ADMIN, 302, lambda c: {"role": "member"}),
     Endpoint("settings member_remove", "POST",
@@ -98,6 +111,9 @@ ENDPOINTS = [
              ADMIN, 302),
     Endpoint("settings epic_add", "POST", lambda c: f"{_b(c)}/settings/epic_add/", ADMIN, 302,
              lambda c: {"name": "Retrieval", "color": "#445566"}),
+    Endpoint("settings epic_delete", "POST", lambda c: f"{_b(c)}/settings/epic_delete/{c.epic.pk}/", ADMIN, 302),
+    Endpoint("settings sprint_delete", "POST", lambda c: f"{_b(c)}/settings/sprint_delete/{c.sprint.pk}/",
+             ADMIN, 302),
     Endpoint("settings sprint_add", "POST", lambda c: f"{_b(c)}/settings/sprint_add/", ADMIN, 302,
              lambda c: {"name": "Sprint 9", "start": "2026-01-05", "end": "2026-01-16"}),
     # --- REST API ---
@@ -118,7 +134,8 @@ UNDER_BOARD = [e for e in ENDPOINTS if e.needs != ANY_USER]
 READS = [e for e in UNDER_BOARD if e.needs == READ]
 CARD_WRITES = [e for e in ENDPOINTS if e.needs == WRITE]
 OWNER_ONLY = [e for e in ENDPOINTS if e.needs == ADMIN]
-WRITES = [e for e in ENDPOINTS if e.method != "GET"]
+INVITEE_ONLY = [e for e in ENDPOINTS if e.needs == INVITEE]
+WRITES = [e for e in ENDPOINTS if e.method != "GET" and e.needs != INVITEE]
 PAGES = [e for e in ENDPOINTS if not e.api]
 API = [e for e in ENDPOINTS if e.api]
 
@@ -126,13 +143,21 @@ API = [e for e in ENDPOINTS if e.api]
 @pytest.fixture
 def ctx(board, columns, alice, bob, vera, charlie):
     erin = UserFactory(username="erin")
-    UserFactory(username="dave")  # someone to add as a member
+    UserFactory(username="dave")  # someone to invite
+    frank = UserFactory(username="frank")  # invited, not answered yet
     erin_membership = Membership.objects.create(board=board, user=erin, role=Membership.Role.VIEWER)
-    ticket = make_ticket(board, alice, title="Tune the learning rate")
+    invitation = services.invitation_create(board=board, identifier="frank", role="member", invited_by=alice)
     label = services.label_create(board=board, name="vision", color="#1f7a8c")
+    epic = services.epic_create(board=board, name="Distillation")
+    sprint = services.sprint_create(board=board, name="Sprint 3", start=date(2026, 11, 2), end=date(2026, 11, 13))
+    ticket = make_ticket(board, alice, title="Tune the learning rate", epic=epic, sprint=sprint)
+    archived = make_ticket(board, alice, title="An old idea")
+    services.ticket_archive(board=board, ticket_id=archived.pk, actor=alice)
     board.refresh_from_db()
     return SimpleNamespace(
-        board=board, columns=columns, ticket=ticket, label=label, erin_membership=erin_membership,
+        board=board, columns=columns, ticket=ticket, archived=archived, label=label, epic=epic, sprint=sprint,
+        erin_membership=erin_membership,
+        invitation=invitation, invitee=frank,
         users={"owner": alice, "member": bob, "viewer": vera, "non_member": charlie, "anonymous": None},
     )
 
@@ -157,12 +182,14 @@ def _snapshot(board_id):
     return {
         "board": (board.name, board.key, board.wip_mode, board.version, board.layout_version, board.ticket_seq),
         "memberships": sorted(Membership.objects.filter(board=board).values_list("user_id", "role")),
+        "invitations": sorted(Invitation.objects.filter(board=board).values_list("user_id", "role")),
         "columns": sorted(Column.objects.filter(board=board).values_list("id", "name", "position", "wip_limit")),
         "labels": sorted(Label.objects.filter(board=board).values_list("id", "name")),
         "epics": Epic.objects.filter(board=board).count(),
         "sprints": Sprint.objects.filter(board=board).count(),
-        "tickets": sorted(Ticket.objects.filter(board=board).values_list("id", "column_id", "rank", "title", "version")),
-        "events": TicketEvent.objects.filter(ticket__board=board).count(),
+        "tickets": sorted(Ticket.objects.filter(board=board).values_list(
+            "id", "column_id", "rank", "title", "version", "archived_at")),
+        "events": TicketEvent.objects.filter(board=board).count(),
         "comments": Comment.objects.filter(ticket__board=board).count(),
     }
 
@@ -186,8 +213,12 @@ def test_anonymous_visitor_is_redirected_to_login_for_every_page(client, ctx, en
 
     response = _request(client, endpoint, ctx, user=None)
 
-    assert response.status_code == 302
-    assert response.url.startswith("/accounts/login/?next=")
+    if endpoint.htmx:  # htmx follows HX-Redirect instead of swapping a login form into the card
+        assert response.status_code == 200
+        assert response["HX-Redirect"].startswith("/accounts/login/")
+    else:
+        assert response.status_code == 302
+        assert response.url.startswith("/accounts/login/?next=")
     assert _snapshot(ctx.board.pk) == before
 
 
@@ -303,7 +334,7 @@ def test_member_cannot_open_or_change_settings_and_nothing_changes(client, ctx, 
 # --- owners ---------------------------------------------------------------------
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.needs != INVITEE], ids=str)
 def test_owner_can_do_everything(client, ctx, endpoint):
     before = _snapshot(ctx.board.pk)
 
@@ -312,19 +343,52 @@ def test_owner_can_do_everything(client, ctx, endpoint):
     _assert_allowed(response, endpoint, ctx, before)
 
 
+# --- invitees ---------------------------------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["owner", "member", "viewer", "non_member"])
+@pytest.mark.parametrize("endpoint", INVITEE_ONLY, ids=str)
+def test_only_the_invitee_answers_an_invitation_everyone_else_gets_404(client, ctx, endpoint, role):
+    before = _snapshot(ctx.board.pk)
+
+    response = _request(client, endpoint, ctx, user=ctx.users[role])
+
+    assert response.status_code == 404
+    assert _snapshot(ctx.board.pk) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", INVITEE_ONLY, ids=str)
+def test_the_invitee_answers_their_invitation(client, ctx, endpoint):
+    before = _snapshot(ctx.board.pk)
+
+    response = _request(client, endpoint, ctx, user=ctx.invitee)
+
+    assert response.status_code == endpoint.ok_status
+    assert response.url == {"invitation accept": f"/b/{ctx.board.pk}/", "invitation decline": "/"}[endpoint.name]
+    after = _snapshot(ctx.board.pk)
+    assert after["invitations"] == [] and after["board"][3] > before["board"][3]
+    joined = (ctx.invitee.pk, Membership.Role.MEMBER) in after["memberships"]
+    assert joined == (endpoint.name == "invitation accept")
+
+
 def test_the_matrix_covers_every_board_and_api_url():
     """A new URL must be added to the matrix above."""
     from board import api_urls, urls
 
     assert {p.name for p in urls.urlpatterns} == {
         "index", "detail", "poll", "ticket-move", "ticket-create", "column-more", "ticket", "comment-add",
-        "settings", "settings-action", "settings-item",
+        "settings", "settings-action", "settings-item", "invitation-accept", "invitation-decline",
+        "ticket-archive", "ticket-restore", "ticket-delete",
     }
     assert {p.name for p in api_urls.urlpatterns} == {"boards", "board", "tickets", "ticket", "ticket-move"}
-    settings_actions = {e.name.removeprefix("settings ") for e in OWNER_ONLY if e.method == "POST"}
+    assert {e.name for e in INVITEE_ONLY} == {"invitation accept", "invitation decline"}
+    settings_actions = {e.name.removeprefix("settings ") for e in OWNER_ONLY
+                        if e.method == "POST" and e.name.startswith("settings ")}
     assert settings_actions == {
-        "board", "member_add", "member_role", "member_remove", "column_add", "column_update", "column_left",
-        "column_right", "column_delete", "label_add", "label_delete", "epic_add", "sprint_add",
+        "board", "invite", "invite_cancel", "member_role", "member_remove", "column_add", "column_update",
+        "column_left", "column_right", "column_delete", "label_add", "label_delete", "epic_add", "epic_delete",
+        "sprint_add", "sprint_delete",
     }
 
 
@@ -337,10 +401,12 @@ def test_owner_of_one_board_cannot_touch_another_boards_items_through_their_own(
     other_label = services.label_create(board=other, name="secret", color="#000000")
     other_membership = Membership.objects.get(board=other, user=charlie)
     other_column = other.columns.order_by("position").last()
+    other_invitation = services.invitation_create(board=other, identifier="dave", role="member", invited_by=charlie)
     client.force_login(ctx.users["owner"])
     before = _snapshot(other.pk)
 
     responses = [
+        client.post(f"/b/{ctx.board.pk}/settings/invite_cancel/{other_invitation.pk}/"),
         client.post(f"/b/{ctx.board.pk}/settings/label_delete/{other_label.pk}/"),
         client.post(f"/b/{ctx.board.pk}/settings/member_remove/{other_membership.pk}/"),
         client.post(f"/b/{ctx.board.pk}/settings/member_role/{other_membership.pk}/", {"role": "viewer"}),
@@ -401,7 +467,7 @@ def test_post_with_the_cookies_csrf_token_in_the_header_succeeds(csrf_client, ct
     response = csrf_client.post(url, data, HTTP_X_CSRFTOKEN=token, **extra)
 
     assert response.status_code in (200, 302)
-    assert Board.objects.get(pk=ctx.board.pk).version == version_before + 1
+    assert Board.objects.get(pk=ctx.board.pk).version > version_before
 
 
 @pytest.mark.django_db

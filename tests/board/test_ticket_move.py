@@ -5,10 +5,10 @@ Columns are drawn in comments before the asserts, top card first, as taiga's
 ordering tests do:  # Backlog: A B C  → move C between A and B → A C B
 """
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -90,19 +90,24 @@ def cards(board, alice, backlog):
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    """timezone.now() under the test's control: advance with clock.tick()."""
+def clock():
+    """The clock under the test's control (time-machine, so model defaults and
+    every other reader of the time see it too): read clock.now, advance with clock.tick()."""
 
     class Clock:
-        now = datetime(2026, 11, 2, 9, 0, tzinfo=dt_timezone.utc)
+        def __init__(self, traveller):
+            self._traveller = traveller
+
+        @property
+        def now(self):
+            return timezone.now()
 
         def tick(self, **delta):
-            self.now += timedelta(**delta)
+            self._traveller.shift(timedelta(**delta))
             return self.now
 
-    c = Clock()
-    monkeypatch.setattr(timezone, "now", lambda: c.now)
-    return c
+    with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        yield Clock(traveller)
 
 
 # --- where the card lands: within a column ----------------------------------
@@ -322,7 +327,7 @@ def test_a_move_across_columns_writes_three_rows_and_one_column_event(board, ali
     assert result.rows_written == 3
     assert TicketEvent.objects.count() == events_before + 1
     event = TicketEvent.objects.latest("id")
-    assert (event.field, event.old, event.new) == ("column", str(backlog.pk), str(whiteboarding.pk))
+    assert (event.field, event.old, event.new) == ("column", backlog.pk, whiteboarding.pk)
     assert (event.old_display, event.new_display) == ("Backlog", "Whiteboarding")
     assert event.actor == alice
 

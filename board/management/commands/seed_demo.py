@@ -4,14 +4,12 @@ Creates five demo accounts and the board "Churn prediction — Sprint 14" with
 about forty ML tickets spread over the ml_sprint workflow, two sprints, labels,
 epics, blockers, overdue timeboxes and comments.
 
-Every write goes through board.services. The services stamp everything with
-timezone.now(), so the command plans the whole history first (each step with a
-moment in the last ~12 days), runs the steps in global chronological order and,
-after each step, backdates what that step wrote with queryset .update():
-TicketEvent.at, Ticket.created_at/entered_column_at/started_at/done_at/
-updated_at and Comment.created_at. Because steps run in time order, TicketEvent
-ordering by (at, id) matches the order the changes were applied, for each
-ticket and for the board as a whole.
+Every write goes through board.services. The command plans the whole history
+first (each step with a moment in the last ~12 days) and runs the steps in
+global chronological order, each as its person with that moment
+(`services.Writer(user, at=...)`, as an importer keeps original times), so
+the services stamp events, tickets and comments with it: board-version order
+and time order agree, for each ticket and for the board as a whole.
 
 Running it again leaves an existing demo board alone; --reset deletes the demo
 board and the demo accounts first.
@@ -19,7 +17,6 @@ board and the demo accounts first.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -27,7 +24,6 @@ from datetime import datetime, time, timedelta
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from board import services
@@ -478,9 +474,10 @@ class Command(BaseCommand):
 
     def _reset(self):
         boards = Board.objects.filter(name=DEMO_BOARD_NAME)
-        # Ticket.column is PROTECT: remove the cards before their columns go.
-        Ticket.objects.filter(board__in=boards).delete()
-        deleted_boards = boards.delete()[1].get("board.Board", 0)
+        deleted_boards = 0
+        for board in boards:
+            services.board_purge(board=board)
+            deleted_boards += 1
         users = get_user_model().objects.filter(
             username__in=DEMO_USERNAMES, email__iendswith=f"@{DEMO_EMAIL_DOMAIN}"
         )
@@ -497,8 +494,9 @@ class Command(BaseCommand):
 
         board = services.board_create(user=ana, name=DEMO_BOARD_NAME, template=Board.Template.ML_SPRINT,
                                       key=DEMO_BOARD_KEY)
+        # The operator seeds the demo team: no invitations to accept.
         for username, _first, _last, role, _job in DEMO_USERS[1:]:
-            services.membership_add(board=board, identifier=username, role=role)
+            services.membership_grant(board=board, user=self.users[username], role=role)
         self.board = board
         self.columns = {c.name: c for c in board.columns.all()}
         missing = [name for name in FLOW if name not in self.columns]
@@ -632,7 +630,7 @@ class Command(BaseCommand):
                 # Re-estimated while whiteboarding, just before implementation starts.
                 when = moves[1] + 0.01 if len(moves) > 1 else moves[0] - 0.01
                 steps.append((when, "update", owner, {"points": spec.points}))
-            for when, column in zip(moves, path):
+            for when, column in zip(moves, path, strict=False):
                 mover = owner if column != DONE or rng.random() < 0.7 else "ana"
                 steps.append((when, "move", mover, {"column": column}))
 
@@ -648,7 +646,7 @@ class Command(BaseCommand):
             else:
                 window = (0.02, last - 0.01)
             times = sorted((rng.uniform(*window) for _ in spec.comments), reverse=True)
-            for when, (author, body) in zip(times, spec.comments):
+            for when, (author, body) in zip(times, spec.comments, strict=True):
                 steps.append((when, "comment", author, {"body": body}))
 
         # One ticket's steps, oldest first, in the order they are applied.
@@ -665,8 +663,7 @@ class Command(BaseCommand):
     def _run(self, step: Step):
         at = self._at(step.ago)
         spec = TICKETS[step.ticket_index]
-        actor = self.users[step.actor]
-        watermark = TicketEvent.objects.aggregate(m=Max("id"))["m"] or 0
+        actor = services.Writer(self.users[step.actor], at=at)
 
         if step.action == "create":
             data = services.TicketInput(
@@ -677,62 +674,38 @@ class Command(BaseCommand):
                 epic=self.epics[spec.epic] if spec.epic else None,
                 sprint=self.sprints[step.payload["sprint"]] if step.payload["sprint"] else None,
             )
-            ticket = services.ticket_create(board=self.board, actor=actor, data=data,
-                                            column=self.columns[BACKLOG], at=at)
+            ticket = services.ticket_create(board=self.board, actor=actor, data=data, column=self.columns[BACKLOG])
             self.tickets[step.ticket_index] = ticket.pk
-            ticket_id = ticket.pk
-        else:
-            ticket_id = self.tickets[step.ticket_index]
-            ticket = Ticket.objects.select_related("assignee", "epic", "sprint").get(pk=ticket_id)
-            if step.action == "update":
-                changes = dict(step.payload)
-                if "sprint" in changes:
-                    changes["sprint"] = self.sprints[changes["sprint"]]
-                if "assignee" in changes:
-                    changes["assignee"] = self.users[changes["assignee"]]
-                data = dataclasses.replace(self._input_from(ticket), **changes)
-                services.ticket_update(ticket_id=ticket_id, board=self.board, actor=actor,
-                                       expected_version=ticket.version, data=data)
-                Ticket.objects.filter(pk=ticket_id).update(updated_at=at)
-            elif step.action == "move":
-                was_started = ticket.started_at is not None
-                result = services.ticket_move(
-                    board=self.board, actor=actor, ticket_id=ticket_id, expected_version=ticket.version,
-                    to_column_id=self.columns[step.payload["column"]].pk, position="bottom",
-                )
-                moved = result.ticket
-                stamps = {"entered_column_at": at, "updated_at": at}
-                if moved.started_at is not None and not was_started:
-                    stamps["started_at"] = at
-                if moved.done_at is not None:
-                    stamps["done_at"] = at
-                Ticket.objects.filter(pk=ticket_id).update(**stamps)
-            elif step.action == "comment":
-                comment = services.comment_add(board=self.board, ticket_id=ticket_id, author=actor,
-                                               body=step.payload["body"])
-                Comment.objects.filter(pk=comment.pk).update(created_at=at)
-            else:  # pragma: no cover - a typo in the plan
-                raise CommandError(f"Unknown step {step.action!r}")
-
-        TicketEvent.objects.filter(ticket_id=ticket_id, id__gt=watermark).update(at=at)
-
-    @staticmethod
-    def _input_from(ticket: Ticket) -> services.TicketInput:
-        return services.TicketInput(
-            title=ticket.title, description=ticket.description, kind=ticket.kind, points=ticket.points,
-            assignee=ticket.assignee, labels=tuple(ticket.labels.all()), epic=ticket.epic, sprint=ticket.sprint,
-            timebox_days=ticket.timebox_days, blocked=ticket.blocked, blocked_reason=ticket.blocked_reason,
-        )
+            return
+        ticket_id = self.tickets[step.ticket_index]
+        ticket = Ticket.objects.get(pk=ticket_id)
+        if step.action == "update":
+            changes = dict(step.payload)
+            if "sprint" in changes:
+                changes["sprint"] = self.sprints[changes["sprint"]]
+            if "assignee" in changes:
+                changes["assignee"] = self.users[changes["assignee"]]
+            services.ticket_patch(board=self.board, ticket_id=ticket_id, actor=actor, changes=changes,
+                                  expected_version=ticket.version)
+        elif step.action == "move":
+            services.ticket_move(
+                board=self.board, actor=actor, ticket_id=ticket_id, expected_version=ticket.version,
+                to_column_id=self.columns[step.payload["column"]].pk, position="bottom",
+            )
+        elif step.action == "comment":
+            services.comment_add(board=self.board, ticket_id=ticket_id, author=actor, body=step.payload["body"])
+        else:  # pragma: no cover - a typo in the plan
+            raise CommandError(f"Unknown step {step.action!r}")
 
     # --- checks and output ---------------------------------------------------
 
     def _check(self):
         """The history must read forwards: no event after now, none before its ticket."""
-        events = TicketEvent.objects.filter(ticket__board=self.board)
+        events = TicketEvent.objects.filter(board=self.board)
         if events.filter(at__gt=self.now).exists():
             raise CommandError("seed_demo left an event in the future; backdating failed.")
         for ticket in Ticket.objects.filter(board=self.board):
-            ats = list(events.filter(ticket=ticket).order_by("id").values_list("at", flat=True))
+            ats = list(events.filter(ticket=ticket).order_by("board_version").values_list("at", flat=True))
             if ats != sorted(ats) or ats[0] != ticket.created_at:
                 raise CommandError(f"The history of {ticket.number} is out of order.")
 
@@ -748,7 +721,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{tickets.filter(blocked=True).count()} blocked, {overdue} past their timebox, "
             f"{Comment.objects.filter(ticket__board=board).count()} comments, "
-            f"{TicketEvent.objects.filter(ticket__board=board).count()} history events "
+            f"{TicketEvent.objects.filter(board=board).count()} history events "
             f"since {timezone.localtime(Board.objects.get(pk=board.pk).created_at):%Y-%m-%d}."
         )
 
