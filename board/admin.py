@@ -45,15 +45,22 @@ class ServiceDeletes:
                 obj.delete()
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
+class ReadOnly:
+    """Visible, never added, changed or deleted here."""
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(ReadOnly, admin.TabularInline):
+    extra = 0
+    can_delete = False
 
 
 class MembershipInline(ReadOnlyInline):
@@ -225,37 +232,21 @@ class TicketAdmin(admin.ModelAdmin):
 
 
 @admin.register(TicketEvent)
-class TicketEventAdmin(admin.ModelAdmin):
-    """History is append-only: visible here, never added, changed or deleted."""
+class TicketEventAdmin(ReadOnly, admin.ModelAdmin):
+    """History is append-only."""
 
     list_display = ["board", "ticket_id", "board_version", "field", "old_display", "new_display", "source", "actor",
                     "at"]
     list_filter = ["field", "source"]
     list_select_related = ["board", "actor"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Comment)
-class CommentAdmin(admin.ModelAdmin):
+class CommentAdmin(ReadOnly, admin.ModelAdmin):
+    """Comments are written on the board, where each one is an event."""
+
     list_display = ["ticket", "author", "created_at"]
     list_select_related = ["ticket__board", "author"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class UserAdminThroughServices(ServiceDeletes, UserAdmin):

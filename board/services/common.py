@@ -111,12 +111,10 @@ class History:
         return self.board.version
 
 
-def display(field: str, value, *, names: dict | None = None) -> str:
+def display(field: str, value) -> str:
     """How a typed event value reads to people ("—" for none)."""
     if value is None or value == "":
         return "—"
-    if names is not None:
-        return names.get(value, f"#{value}")
     if field == "kind":
         return Ticket.Kind(value).label if value in Ticket.Kind.values else str(value)
     if isinstance(value, bool):

@@ -416,33 +416,28 @@ def _locked_ticket(board: Board, ticket_id: int, expected_version: int | None) -
     return board, ticket
 
 
-@transaction.atomic
 def ticket_archive(*, board: Board, ticket_id: int, actor, expected_version: int | None = None) -> Ticket:
     """Take a card off the board: hidden from columns and WIP counts, kept in
     its history and in every chart of the past."""
-    board, ticket = _locked_ticket(board, ticket_id, expected_version)
-    if ticket.archived_at is not None:
-        return ticket
-    history = History(board, actor)
-    ticket.archived_at = history.at
-    history.add(ticket, "archived", False, True, "no", "yes")
-    ticket.version += 1
-    ticket.updated_at = history.at
-    ticket.save(update_fields=["archived_at", "version", "board_version", "updated_at"])
-    history.save()
-    return ticket
+    return _set_archived(board, ticket_id, actor, expected_version, archived=True)
+
+
+def ticket_restore(*, board: Board, ticket_id: int, actor, expected_version: int | None = None) -> Ticket:
+    """Put an archived card back in its column (a hard WIP limit applies)."""
+    return _set_archived(board, ticket_id, actor, expected_version, archived=False)
 
 
 @transaction.atomic
-def ticket_restore(*, board: Board, ticket_id: int, actor, expected_version: int | None = None) -> Ticket:
-    """Put an archived card back in its column (a hard WIP limit applies)."""
+def _set_archived(board: Board, ticket_id: int, actor, expected_version: int | None, *, archived: bool) -> Ticket:
     board, ticket = _locked_ticket(board, ticket_id, expected_version)
-    if ticket.archived_at is None:
+    if (ticket.archived_at is not None) == archived:
         return ticket
-    _check_wip_on_entry(board, ticket.column, exclude_id=ticket.pk)
+    if not archived:
+        _check_wip_on_entry(board, ticket.column, exclude_id=ticket.pk)
     history = History(board, actor)
-    ticket.archived_at = None
-    history.add(ticket, "archived", True, False, "yes", "no")
+    ticket.archived_at = history.at if archived else None
+    history.add(ticket, "archived", not archived, archived, display("archived", not archived),
+                display("archived", archived))
     ticket.version += 1
     ticket.updated_at = history.at
     ticket.save(update_fields=["archived_at", "version", "board_version", "updated_at"])

@@ -2,25 +2,16 @@
 a live server. These cover what only a browser can show: drag and drop,
 live updates between two people, escaping, and the keyboard."""
 
-import re
 
 import pytest
 from playwright.sync_api import expect
 
 from board.models import Board, Column, Ticket
+from tests.browser.pages import sign_in
 from tests.factories import make_ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "pw-for-tests"
-
-
-def sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
 
 
 def open_board(page, live_server, board):

@@ -7,11 +7,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.pages import sign_in
 from tests.factories import LabelFactory, make_ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "pw-for-tests"
 
 # Registered before any page script runs (through the DevTools protocol, which
 # the page's CSP does not govern); reports every violation to the test.
@@ -24,14 +24,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
   window.mkReportViolation(v);
 });
 """
-
-
-def sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
 
 
 def test_the_board_breaks_no_csp_rule_opening_a_card_and_adding_one(page, live_server, board, columns, alice):

@@ -7,19 +7,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.pages import PASSWORD, sign_in
 from tests.factories import make_ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "pw-for-tests"
-
-
-def sign_in(page, live_server, username):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
 
 
 def open_board(page, live_server, board, query=""):
