@@ -1,13 +1,16 @@
 """Forms validate what users type; services enforce the rules again."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.db.models import Q
+from django.utils.html import format_html, format_html_join
 
 from .models import Board, Column, Membership, Ticket
 from .services import TRACKED_FIELDS, TicketInput
+from .timezones import time_zone_names
 
 User = get_user_model()
 
@@ -19,10 +22,34 @@ class BoardCreateForm(forms.Form):
     key = forms.CharField(max_length=8, initial="MLK", label="Ticket prefix")
 
 
+class TimeZoneInput(forms.TextInput):
+    """A text input with the IANA names as suggestions (a <datalist>): typing
+    "Berlin" offers "Europe/Berlin"."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"list": "time-zone-names", "autocomplete": "off", "spellcheck": "false", **(attrs or {})})
+
+    def render(self, name, value, attrs=None, renderer=None):
+        options = format_html_join("", '<option value="{}">', ((tz,) for tz in time_zone_names()))
+        return format_html('{}<datalist id="time-zone-names">{}</datalist>',
+                           super().render(name, value, attrs, renderer), options)
+
+
 class BoardSettingsForm(forms.Form):
     name = forms.CharField(max_length=120)
     key = forms.CharField(max_length=8, label="Ticket prefix")
     wip_mode = forms.ChoiceField(choices=Board.WipMode.choices, label="WIP limits")
+    time_zone = forms.CharField(
+        max_length=64, required=False, label="Time zone", widget=TimeZoneInput,
+        help_text=f"Where the board's days begin, for charts and the standup, e.g. Europe/Berlin. "
+                  f"Empty: the server's ({settings.TIME_ZONE}).",
+    )
+
+    def clean_time_zone(self):
+        name = self.cleaned_data["time_zone"].strip()
+        if name and name not in time_zone_names():
+            raise forms.ValidationError("Unknown time zone: choose a name from the list, e.g. Europe/Berlin.")
+        return name
 
 
 class TicketQuickAddForm(forms.Form):

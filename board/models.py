@@ -58,6 +58,9 @@ class Board(models.Model):
     # Bumped when columns, members or settings change: clients reload the page.
     layout_version = models.BigIntegerField(default=0)
     ticket_seq = models.PositiveIntegerField(default=0)
+    # IANA name ("Europe/Berlin"); empty means the server's TIME_ZONE. Charts
+    # and the standup count days in it.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -175,6 +178,14 @@ class Sprint(models.Model):
     start = models.DateField()
     end = models.DateField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.PLANNED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Recorded when the sprint starts: the scope the team committed to.
+    committed_points = models.PositiveIntegerField(null=True, blank=True)
+    committed_tickets = models.JSONField(default=list, blank=True)
+    # Recorded when the sprint closes; `series` freezes its charts.
+    completed_points = models.PositiveIntegerField(null=True, blank=True)
+    series = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-start", "id"]

@@ -66,6 +66,8 @@ class TicketFilter(django_filters.FilterSet):
     # Bounded: an id out of the database's range is an invalid filter, not an OverflowError.
     epic = django_filters.NumberFilter(field_name="epic_id", label="Epic", min_value=1, max_value=2**63 - 1)
     blocked = django_filters.BooleanFilter(field_name="blocked", label="Blocked only")
+    # A sprint id, or "none" for the backlog (cards in no sprint).
+    sprint = django_filters.CharFilter(method="by_sprint", label="Sprint")
 
     class Meta:
         model = Ticket
@@ -89,6 +91,31 @@ class TicketFilter(django_filters.FilterSet):
 
     def by_label(self, queryset, name, value):
         return queryset.filter(labels__name=value)
+
+    def by_sprint(self, queryset, name, value):
+        if value == "none":
+            return queryset.filter(sprint__isnull=True)
+        if value.isascii() and value.isdigit() and len(value) < 19:
+            return queryset.filter(sprint_id=int(value))
+        return queryset.none()  # not a sprint id: nothing matches
+
+
+def board_params(params, open_sprints):
+    """The board's filters, where a board with an active sprint shows that
+    sprint unless the URL names one (`?sprint=` empty means every card)."""
+    if "sprint" in params:
+        return params
+    active = next((s for s in open_sprints if s.state == Sprint.State.ACTIVE), None)
+    if active is None:
+        return params
+    params = params.copy()
+    params["sprint"] = str(active.pk)
+    return params
+
+
+def open_sprints(board: Board) -> list:
+    """The board's planned and active sprints (one query)."""
+    return list(board.sprints.exclude(state=Sprint.State.CLOSED))
 
 
 def ticket_filter(board: Board, params) -> TicketFilter:
@@ -197,7 +224,7 @@ class BoardPage:
     lookups: CardLookups
 
 
-def board_page(board: Board, filters: TicketFilter, lanes: str = "") -> BoardPage:
+def board_page(board: Board, filters: TicketFilter, lanes: str = "", sprints: list | None = None) -> BoardPage:
     """The board's first page: columns, and up to BOARD_PAGE_SIZE cards per
     column (per lane and column with swimlanes). Seven queries, for 10 cards
     or 10,000: columns with their counts, cards (ranked with a window
@@ -225,7 +252,7 @@ def board_page(board: Board, filters: TicketFilter, lanes: str = "") -> BoardPag
     )
     labels = list(board.labels.all())  # 5
     epics = list(board.epics.all())  # 6
-    sprints = list(board.sprints.exclude(state=Sprint.State.CLOSED))  # 7
+    sprints = open_sprints(board) if sprints is None else sprints  # 7 (or the caller's)
 
     lane_defs = _lanes(lanes, members, epics)
     grid = {(lane.key, col.pk): Cell(column=col, lane_key=lane.key) for lane in lane_defs for col in columns}

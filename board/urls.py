@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import views
+from . import sprint_views, views
+from .chart_views import reports
+from .standup_views import standup
 
 app_name = "board"
 
@@ -18,6 +20,13 @@ urlpatterns = [
     path("b/<int:board_id>/t/<int:number>/archive/", views.ticket_archive, name="ticket-archive"),
     path("b/<int:board_id>/t/<int:number>/restore/", views.ticket_archive, {"restore": True}, name="ticket-restore"),
     path("b/<int:board_id>/t/<int:number>/delete/", views.ticket_delete, name="ticket-delete"),
+    path("b/<int:board_id>/standup/", standup, name="standup"),
+    path("b/<int:board_id>/sprints/", sprint_views.sprint_list, name="sprints"),
+    path("b/<int:board_id>/sprints/<int:sprint_id>/", sprint_views.sprint_detail, name="sprint"),
+    path("b/<int:board_id>/sprints/<int:sprint_id>/start/", sprint_views.sprint_start, name="sprint-start"),
+    path("b/<int:board_id>/sprints/<int:sprint_id>/close/", sprint_views.sprint_close, name="sprint-close"),
+    path("b/<int:board_id>/sprints/<int:sprint_id>/plan/", sprint_views.sprint_plan, name="sprint-plan"),
+    path("b/<int:board_id>/reports/", reports, name="reports"),
     path("b/<int:board_id>/settings/", views.board_settings, name="settings"),
     path("b/<int:board_id>/settings/<slug:action>/", views.board_settings_action, name="settings-action"),
     path("b/<int:board_id>/settings/<slug:action>/<int:item_id>/", views.board_settings_action, name="settings-item"),

@@ -138,13 +138,16 @@ def invitation_decline(request, invitation_id):
 @require_GET
 def board_detail(request, board_id):
     board, membership = board_for(request.user, board_id)
-    filters = selectors.ticket_filter(board, request.GET)
+    # A board with an active sprint opens on it (the sprints are read once, here).
+    sprints = selectors.open_sprints(board)
+    params = selectors.board_params(request.GET, sprints)
+    filters = selectors.ticket_filter(board, params)
     lanes = _lanes(request)
-    page = selectors.board_page(board, filters, lanes)
+    page = selectors.board_page(board, filters, lanes, sprints=sprints)
     return render(request, "board/board.html", {
         "page": page, "board": board, "membership": membership, "filters": filters, "lanes": lanes,
         "can_edit": can(membership, WRITE_CARDS), "is_owner": can(membership, ADMIN),
-        "qs": selectors.filter_querystring(request.GET), "add_form": TicketQuickAddForm(),
+        "qs": selectors.filter_querystring(params), "add_form": TicketQuickAddForm(),
         "poll_interval": settings.BOARD_POLL_INTERVAL_MS, "kinds": Ticket.Kind.choices,
         "card_renderer": CardRenderer(board, page.lookups, can_edit=can(membership, WRITE_CARDS)),
     })
@@ -427,7 +430,8 @@ SETTINGS_FORMS = {
 
 def _settings_context(board, membership, bound=None, bound_name=None):
     forms_ = {
-        "board": BoardSettingsForm(initial={"name": board.name, "key": board.key, "wip_mode": board.wip_mode}),
+        "board": BoardSettingsForm(initial={"name": board.name, "key": board.key, "wip_mode": board.wip_mode,
+                                            "time_zone": board.time_zone}),
         "invite": MemberAddForm(), "column_add": ColumnForm(), "label_add": LabelForm(),
         "epic_add": EpicForm(initial={"color": "#7c3aed"}), "sprint_add": SprintForm(),
     }

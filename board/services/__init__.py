@@ -25,8 +25,6 @@ from .boards import (
     epic_delete,
     label_create,
     label_delete,
-    sprint_create,
-    sprint_delete,
 )
 from .common import TRACKED_FIELDS, Conflict, MoveRefused, Writer, writing_as
 from .members import (
@@ -38,6 +36,15 @@ from .members import (
     membership_change_role,
     membership_grant,
     membership_remove,
+)
+from .sprints import (
+    sprint_close,
+    sprint_create,
+    sprint_default_dates,
+    sprint_delete,
+    sprint_plan,
+    sprint_start,
+    sprint_update,
 )
 from .tickets import (
     MoveResult,
@@ -65,4 +72,5 @@ __all__ = [
     "ticket_changes_check", "ticket_create", "ticket_delete", "ticket_move", "ticket_patch", "ticket_restore",
     "ticket_update",
     "tickets_drop_label", "tickets_note_member_left", "tickets_unlink", "writing_as",
+    "sprint_close", "sprint_default_dates", "sprint_plan", "sprint_start", "sprint_update",
 ]

@@ -1,4 +1,4 @@
-"""Boards, columns, labels, epics and sprints (members: members.py)."""
+"""Boards, columns, labels and epics (members: members.py; sprints: sprints.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from fractional_indexing import generate_n_keys_between
 
-from board.models import Board, Column, Epic, Label, Membership, Sprint, Ticket, TicketEvent
+from board.models import Board, Column, Epic, Label, Membership, Ticket, TicketEvent
+from board.timezones import time_zone_names
 
 from .common import (
     History,
@@ -77,15 +78,22 @@ def _clean_key(key: str) -> str:
 
 
 @transaction.atomic
-def board_update(*, board: Board, name: str, wip_mode: str, key: str) -> Board:
+def board_update(*, board: Board, name: str, wip_mode: str, key: str, time_zone: str | None = None) -> Board:
+    """Rename the board, set its WIP mode, ticket prefix and time zone (an
+    IANA name, "" for the server's; None leaves it as it is)."""
     board = lock_board(board.pk)
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "A board needs a name."})
     if wip_mode not in Board.WipMode.values:
         raise ValidationError({"wip_mode": "Choose warn or hard."})
+    if time_zone is not None:
+        time_zone = time_zone.strip()
+        if time_zone and time_zone not in time_zone_names():
+            raise ValidationError({"time_zone": "Unknown time zone: choose a name from the list, e.g. Europe/Berlin."})
+        board.time_zone = time_zone
     board.name, board.wip_mode, board.key = name[:120], wip_mode, _clean_key(key)
-    board.save(update_fields=["name", "wip_mode", "key"])
+    board.save(update_fields=["name", "wip_mode", "key", "time_zone"])
     bump_version(board, layout=True)
     return board
 
@@ -209,7 +217,7 @@ def column_delete(*, board: Board, column_id: int, actor=None, move_to_id=None) 
     bump_version(board, layout=True)
 
 
-# --- labels, epics, sprints -------------------------------------------------
+# --- labels, epics (sprints: sprints.py) -------------------------------------------------
 
 def _create_named(model, *, board: Board, name: str, color: str, a_thing: str):
     """Labels and epics: a name unique on the board (any case) and a colour."""
@@ -250,16 +258,6 @@ def epic_delete(*, board: Board, epic_id: int, actor=None) -> None:
     _bump_layout(board)
 
 
-@transaction.atomic
-def sprint_delete(*, board: Board, sprint_id: int, actor=None) -> None:
-    """Delete a sprint; its tickets record that they left it (board.signals)."""
-    board = lock_board(board.pk)
-    sprint = Sprint.objects.get(pk=sprint_id, board=board)
-    with writing_as(Writer.of(actor)):
-        sprint.delete()
-    _bump_layout(board)
-
-
 def _bump_layout(board: Board) -> None:
     board.refresh_from_db(fields=["version", "layout_version"])
     bump_version(board, layout=True)
@@ -268,21 +266,6 @@ def _bump_layout(board: Board) -> None:
 @transaction.atomic
 def epic_create(*, board: Board, name: str, color: str = "#7c3aed") -> Epic:
     return _create_named(Epic, board=board, name=name, color=color, a_thing="an epic")
-
-
-@transaction.atomic
-def sprint_create(*, board: Board, name: str, start, end, goal: str = "") -> Sprint:
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "A sprint needs a name."})
-    if not start or not end:
-        raise ValidationError({"start": "A sprint needs a start and an end date."})
-    if end < start:
-        raise ValidationError({"end": "The sprint ends before it starts."})
-    board = lock_board(board.pk)
-    sprint = Sprint.objects.create(board=board, name=name[:80], start=start, end=end, goal=goal or "")
-    bump_version(board, layout=True)
-    return sprint
 
 
 def _clean_color(color: str) -> str:

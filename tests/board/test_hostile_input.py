@@ -99,7 +99,7 @@ def _fields(form_name: str, fallback=()) -> tuple:
     return tuple(form.base_fields) if form is not None else tuple(fallback)
 
 
-FILTERS = ("q", "assignee", "label", "kind", "epic", "blocked")
+FILTERS = ("q", "assignee", "label", "kind", "epic", "blocked", "sprint")
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,19 @@ TARGETS = [
     Target("board:ticket-delete", "POST", fields=_fields("TicketDeleteForm", ("confirm",)), kwargs=_card, htmx=True,
            base_body=lambda w: {"confirm": "nope"}),
     Target("board:settings", kwargs=_board),
+    Target("board:standup", query=("since", "person"), kwargs=_board),
+    Target("board:sprints", kwargs=_board),
+    Target("board:sprints", "POST", fields=("name", "start", "end", "goal"), kwargs=_board, label=" create"),
+    Target("board:sprint", kwargs=lambda w: {"board_id": w.board.pk, "sprint_id": w.sprint.pk}),
+    Target("board:sprint", "POST", fields=("name", "start", "end", "goal"), label=" update",
+           kwargs=lambda w: {"board_id": w.board.pk, "sprint_id": w.sprint.pk}),
+    Target("board:sprint-start", "POST", kwargs=lambda w: {"board_id": w.board.pk, "sprint_id": w.sprint.pk}),
+    Target("board:sprint-close", "POST", fields=("unfinished_to",),
+           kwargs=lambda w: {"board_id": w.board.pk, "sprint_id": w.sprint.pk}),
+    Target("board:sprint-plan", kwargs=lambda w: {"board_id": w.board.pk, "sprint_id": w.sprint.pk}),
+    Target("board:sprint-plan", "POST", fields=("action", "tickets"), htmx=True,
+           kwargs=lambda w: {"board_id": w.board.pk, "sprint_id": w.sprint.pk}),
+    Target("board:reports", query=("start", "end", "sprint"), kwargs=_board),
     # board:settings-action and board:settings-item: one target per action, below.
     Target("api:boards", query=("limit", "offset", "format")),
     Target("api:board", query=("format",), kwargs=_board),
@@ -192,6 +205,12 @@ TARGETS = [
            kwargs=_api_ticket, base_body=lambda w: {"version": _ticket(w).version}),
     Target("api:ticket-move", "POST", fields=tuple(MoveSerializer().fields), json=True, kwargs=_api_ticket,
            base_body=lambda w: {"version": _ticket(w).version, "column": w.columns[1].pk}),
+    Target("api:chart-burndown", query=("unit", "format"), kwargs=lambda w: {
+        "board_id": w.board.pk, "sprint_id": w.sprint.pk}),
+    Target("api:chart-forecast", query=("format",), kwargs=lambda w: {"board_id": w.board.pk, "sprint_id": w.sprint.pk}),
+    Target("api:chart-velocity", query=("last", "format"), kwargs=_board),
+    Target("api:chart-cfd", query=("start", "end", "format"), kwargs=_board),
+    Target("api:chart-accuracy", query=("sprint", "format"), kwargs=_board),
 ]
 
 

@@ -35,6 +35,8 @@ class Endpoint:
     data: Callable = lambda ctx: {}
     htmx: bool = False
     api: bool = False
+    setup: Callable | None = None  # ctx -> None: state the endpoint needs (an active sprint to close)
+    redirect: Callable | None = None  # ctx -> where a 302 goes (the settings page when None)
 
     def __str__(self):
         return self.name
@@ -70,7 +72,27 @@ ENDPOINTS = [
     Endpoint("column more", "GET", lambda c: f"{_b(c)}/columns/{c.columns[0].pk}/more/?after=", READ, 200),
     Endpoint("ticket detail GET", "GET", lambda c: f"{_b(c)}/t/{c.ticket.number}/", READ, 200),
     Endpoint("ticket modal GET", "GET", lambda c: f"{_b(c)}/t/{c.ticket.number}/", READ, 200, htmx=True),
+    Endpoint("standup", "GET", lambda c: f"{_b(c)}/standup/", READ, 200),
+    Endpoint("standup for one person", "GET", lambda c: f"{_b(c)}/standup/?since=week&person=bob", READ, 200),
     Endpoint("settings GET", "GET", lambda c: f"{_b(c)}/settings/", ADMIN, 200),
+    Endpoint("reports page", "GET", lambda c: f"{_b(c)}/reports/?start=2026-11-01&end=2026-11-10", READ, 200),
+    Endpoint("sprint list", "GET", lambda c: f"{_b(c)}/sprints/", READ, 200),
+    Endpoint("sprint page", "GET", lambda c: f"{_b(c)}/sprints/{c.sprint.pk}/", READ, 200),
+    Endpoint("sprint planning", "GET", lambda c: f"{_b(c)}/sprints/{c.sprint.pk}/plan/", READ, 200),
+    # --- sprints (members and owners) ---
+    Endpoint("sprint create", "POST", lambda c: f"{_b(c)}/sprints/", WRITE, 302,
+             lambda c: {"name": "Sprint 10", "start": "2026-12-07", "end": "2026-12-18"},
+             redirect=lambda c: f"{_b(c)}/sprints/{Sprint.objects.latest('id').pk}/"),
+    Endpoint("sprint update", "POST", lambda c: f"{_b(c)}/sprints/{c.sprint.pk}/", WRITE, 302,
+             lambda c: {"name": "Sprint 3b", "start": "2026-11-02", "end": "2026-11-12", "goal": "Ship"},
+             redirect=lambda c: f"{_b(c)}/sprints/{c.sprint.pk}/"),
+    Endpoint("sprint start", "POST", lambda c: f"{_b(c)}/sprints/{c.sprint.pk}/start/", WRITE, 302,
+             redirect=lambda c: f"{_b(c)}/sprints/{c.sprint.pk}/"),
+    Endpoint("sprint close", "POST", lambda c: f"{_b(c)}/sprints/{c.sprint.pk}/close/", WRITE, 302,
+             lambda c: {"unfinished_to": "backlog"}, redirect=lambda c: f"{_b(c)}/sprints/{c.sprint.pk}/",
+             setup=lambda c: services.sprint_start(board=c.board, sprint_id=c.sprint.pk, actor=c.users["owner"])),
+    Endpoint("sprint plan", "POST", lambda c: f"{_b(c)}/sprints/{c.sprint.pk}/plan/", WRITE, 200,
+             lambda c: {"action": "remove", "tickets": c.ticket.pk}, htmx=True),
     # --- card writes ---
     Endpoint("move", "POST", lambda c: f"{_b(c)}/move/", WRITE, 200, _move_data, htmx=True),
     Endpoint("ticket create", "POST", lambda c: f"{_b(c)}/tickets/new/", WRITE, 204,
@@ -128,6 +150,15 @@ ENDPOINTS = [
     Endpoint("api ticket", "GET", lambda c: f"/api/boards/{c.board.pk}/tickets/{c.ticket.pk}/", READ, 200, api=True),
     Endpoint("api ticket edit", "PATCH", lambda c: f"/api/boards/{c.board.pk}/tickets/{c.ticket.pk}/", WRITE, 200,
              lambda c: {"version": Ticket.objects.get(pk=c.ticket.pk).version, "points": 8}, api=True),
+    # --- chart data (reads) ---
+    Endpoint("api burndown", "GET", lambda c: f"/api/boards/{c.board.pk}/sprints/{c.sprint.pk}/burndown/?unit=tickets",
+             READ, 200, api=True),
+    Endpoint("api forecast", "GET", lambda c: f"/api/boards/{c.board.pk}/sprints/{c.sprint.pk}/forecast/", READ, 200,
+             api=True),
+    Endpoint("api velocity", "GET", lambda c: f"/api/boards/{c.board.pk}/velocity/?last=3", READ, 200, api=True),
+    Endpoint("api cfd", "GET", lambda c: f"/api/boards/{c.board.pk}/cfd/", READ, 200, api=True),
+    Endpoint("api accuracy", "GET", lambda c: f"/api/boards/{c.board.pk}/accuracy/?sprint={c.sprint.pk}", READ, 200,
+             api=True),
 ]
 
 UNDER_BOARD = [e for e in ENDPOINTS if e.needs != ANY_USER]
@@ -141,7 +172,7 @@ API = [e for e in ENDPOINTS if e.api]
 
 
 @pytest.fixture
-def ctx(board, columns, alice, bob, vera, charlie):
+def ctx(request, board, columns, alice, bob, vera, charlie):
     erin = UserFactory(username="erin")
     UserFactory(username="dave")  # someone to invite
     frank = UserFactory(username="frank")  # invited, not answered yet
@@ -154,12 +185,17 @@ def ctx(board, columns, alice, bob, vera, charlie):
     archived = make_ticket(board, alice, title="An old idea")
     services.ticket_archive(board=board, ticket_id=archived.pk, actor=alice)
     board.refresh_from_db()
-    return SimpleNamespace(
+    context = SimpleNamespace(
         board=board, columns=columns, ticket=ticket, archived=archived, label=label, epic=epic, sprint=sprint,
         erin_membership=erin_membership,
         invitation=invitation, invitee=frank,
         users={"owner": alice, "member": bob, "viewer": vera, "non_member": charlie, "anonymous": None},
     )
+    endpoint = getattr(request.node, "callspec", None) and request.node.callspec.params.get("endpoint")
+    if isinstance(endpoint, Endpoint) and endpoint.setup is not None:
+        endpoint.setup(context)
+        board.refresh_from_db()
+    return context
 
 
 def _request(client, endpoint, ctx, user):
@@ -197,7 +233,7 @@ def _snapshot(board_id):
 def _assert_allowed(response, endpoint, ctx, before):
     assert response.status_code == endpoint.ok_status, response.content[:500]
     if endpoint.ok_status == 302:
-        assert response.url == f"/b/{ctx.board.pk}/settings/"
+        assert response.url == (endpoint.redirect(ctx) if endpoint.redirect else f"/b/{ctx.board.pk}/settings/")
     if endpoint.method != "GET":
         after = _snapshot(ctx.board.pk)
         assert after != before, "an allowed write changed nothing"
@@ -379,9 +415,14 @@ def test_the_matrix_covers_every_board_and_api_url():
     assert {p.name for p in urls.urlpatterns} == {
         "index", "detail", "poll", "ticket-move", "ticket-create", "column-more", "ticket", "comment-add",
         "settings", "settings-action", "settings-item", "invitation-accept", "invitation-decline",
-        "ticket-archive", "ticket-restore", "ticket-delete",
+        "ticket-archive", "ticket-restore", "ticket-delete", "standup",
+        "sprints", "sprint", "sprint-start", "sprint-close", "sprint-plan",
+        "reports",
     }
-    assert {p.name for p in api_urls.urlpatterns} == {"boards", "board", "tickets", "ticket", "ticket-move"}
+    assert {p.name for p in api_urls.urlpatterns} == {
+        "boards", "board", "tickets", "ticket", "ticket-move",
+        "chart-burndown", "chart-forecast", "chart-velocity", "chart-cfd", "chart-accuracy",
+    }
     assert {e.name for e in INVITEE_ONLY} == {"invitation accept", "invitation decline"}
     settings_actions = {e.name.removeprefix("settings ") for e in OWNER_ONLY
                         if e.method == "POST" and e.name.startswith("settings ")}
@@ -479,4 +520,43 @@ def test_post_with_a_wrong_csrf_token_is_refused(csrf_client, ctx):
     response = csrf_client.post(url, data, HTTP_X_CSRFTOKEN="x" * 32)
 
     assert response.status_code == 403
+    assert _snapshot(ctx.board.pk) == before
+
+
+# --- the Django admin ----------------------------------------------------------------
+
+def _admin_urls(ctx):
+    """Every admin page of every registered model: list, add, change, delete, history."""
+    from django.contrib import admin
+    from django.urls import NoReverseMatch, reverse
+
+    urls = []
+    for model in admin.site._registry:
+        name = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        obj = model.objects.order_by("pk").first()
+        urls.append(reverse(f"{name}_changelist"))
+        urls.append(reverse(f"{name}_add"))
+        if obj is not None:
+            for page in ("change", "delete", "history"):
+                try:
+                    urls.append(reverse(f"{name}_{page}", args=[obj.pk]))
+                except NoReverseMatch:
+                    pass
+    return urls
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["owner", "member", "viewer", "non_member"])
+def test_the_admin_is_closed_to_every_user_who_is_not_staff(client, ctx, role):
+    """Board roles give nothing in the admin: every page of every model sends a
+    non-staff user to the admin's login, and a POST changes nothing."""
+    client.force_login(ctx.users[role])
+    before = _snapshot(ctx.board.pk)
+    urls = _admin_urls(ctx)
+    assert len(urls) > 40
+
+    for url in urls:
+        for response in (client.get(url), client.post(url, {"post": "yes", "title": "Hacked", "name": "Hacked"})):
+            assert response.status_code == 302, url
+            assert response.url.startswith("/admin/login/"), url
     assert _snapshot(ctx.board.pk) == before

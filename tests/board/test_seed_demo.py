@@ -89,11 +89,11 @@ def test_the_demo_board_uses_the_ml_sprint_workflow_and_the_churn_key():
 
 
 @pytest.mark.django_db
-def test_the_board_has_35_to_45_tickets_in_every_column_with_most_in_backlog_and_done():
+def test_the_board_has_50_to_65_tickets_in_every_column_with_most_in_backlog_and_done():
     seed()
 
     board = demo_board()
-    assert 35 <= board.tickets.count() <= 45
+    assert 50 <= board.tickets.count() <= 65
     counts = {column.name: column.tickets.count() for column in board.columns.all()}
     assert all(n > 0 for n in counts.values()), counts
     in_progress = [counts["Whiteboarding"], counts["Implementation"], counts["Code review"]]
@@ -157,10 +157,11 @@ def test_there_is_one_active_two_week_sprint_holding_most_started_tickets_and_on
     board = demo_board()
     active = board.sprints.get(state=Sprint.State.ACTIVE)
     assert board.sprints.filter(state=Sprint.State.PLANNED).count() == 1
-    assert board.sprints.count() == 2
+    assert board.sprints.count() == 5
     assert (active.end - active.start).days == 13
     assert active.start <= timezone.localdate() <= active.end
-    started = board.tickets.exclude(column__category=Column.Category.TODO)
+    assert active.started_at is not None and active.committed_points > 0
+    started = board.tickets.exclude(column__category=Column.Category.TODO).exclude(sprint__state=Sprint.State.CLOSED)
     assert started.filter(sprint=active).count() > started.count() * 0.75
 
 
@@ -190,15 +191,16 @@ def test_every_ticket_has_a_history_that_starts_at_its_creation_and_ends_in_its_
 
 
 @pytest.mark.django_db
-def test_history_is_backdated_over_the_last_two_weeks_in_the_order_it_was_applied():
+def test_history_is_backdated_over_the_last_eight_weeks_in_the_order_it_was_applied():
     seed()
 
     board = demo_board()
     now = timezone.now()
     events = TicketEvent.objects.filter(ticket__board=board)
     assert not events.filter(at__gt=now).exists()
-    assert not events.filter(at__lt=now - timedelta(days=14)).exists()
-    assert events.filter(at__lt=now - timedelta(days=10)).exists()
+    # three closed sprints of two weeks before the active one, planned the day before
+    assert not events.filter(at__lt=now - timedelta(days=56)).exists()
+    assert events.filter(at__lt=now - timedelta(days=48)).exists()
     # Ordering by time gives the order the changes were made in (their ids).
     ids = list(events.order_by("at", "id").values_list("id", flat=True))
     assert ids == sorted(ids)
@@ -293,3 +295,58 @@ def test_seed_demo_refuses_to_take_over_a_real_account_with_a_demo_username():
     assert real.check_password("her-own-password")
     assert not Board.objects.filter(name=BOARD_NAME).exists()
     assert not User.objects.filter(username__in=USERNAMES[1:]).exists()
+
+
+@pytest.mark.django_db
+def test_three_sprints_were_started_and_closed_through_the_services_at_their_dates():
+    seed()
+
+    board = demo_board()
+    closed = list(board.sprints.filter(state=Sprint.State.CLOSED).order_by("start"))
+    active = board.sprints.get(state=Sprint.State.ACTIVE)
+    assert [s.name for s in closed] == ["Sprint 11", "Sprint 12", "Sprint 13"]
+    for before, after in zip(closed, [*closed[1:], active], strict=True):
+        assert after.start == before.end + timedelta(days=1)
+    for sprint in closed:
+        assert timezone.localdate(sprint.started_at) == sprint.start
+        closed_on = timezone.localdate(sprint.closed_at)  # the last working day
+        assert sprint.end - timedelta(days=2) <= closed_on <= sprint.end and closed_on.weekday() < 5
+        assert 0 < sprint.completed_points <= sprint.committed_points + 3  # Sprint 12 took on 3 points
+        assert sprint.series and sprint.series != {}
+    # Sprint 13's unfinished card went on to Sprint 14 with an event.
+    carried = board.tickets.get(title="Dashboard: weekly churn rate by segment")
+    assert carried.sprint_id == active.pk
+    assert list(carried.events.filter(field="sprint").values_list("old", "new")) == [
+        (None, closed[-1].pk), (closed[-1].pk, active.pk)]
+
+
+@pytest.mark.django_db
+def test_the_closed_sprints_hold_scope_added_a_re_estimate_and_a_reopened_card():
+    seed()
+
+    board = demo_board()
+    s12, s13 = board.sprints.get(name="Sprint 12"), board.sprints.get(name="Sprint 13")
+    added = board.tickets.get(title="CI job for the feature pipeline")
+    assert added.sprint_id == s12.pk and added.pk not in s12.committed_tickets
+    skew = board.tickets.get(title="Train/serve skew check for the core features")
+    assert list(skew.events.filter(field="points").values_list("old", "new")) == [(None, 5), (5, 8)]
+    assert skew.sprint_id == s13.pk
+    reopened = board.tickets.get(title="Feature: support tickets per seat")
+    categories = list(reopened.events.filter(field="column").order_by("board_version").values_list("category",
+                                                                                                    flat=True))
+    assert categories[-3:] == ["done", "in_progress", "done"]
+
+
+@pytest.mark.django_db
+def test_research_runs_well_over_its_estimates_while_stories_stay_close():
+    seed()
+
+    def days_per_point(kinds):
+        tickets = demo_board().tickets.filter(kind__in=kinds, sprint__state=Sprint.State.CLOSED,
+                                              done_at__isnull=False, points__gt=0)
+        ratios = sorted((t.done_at - t.started_at).total_seconds() / 86400 / t.points for t in tickets)
+        return ratios[len(ratios) // 2]
+
+    research = days_per_point([Ticket.Kind.RESEARCH, Ticket.Kind.EXPERIMENT])
+    stories = days_per_point([Ticket.Kind.STORY, Ticket.Kind.BUG, Ticket.Kind.CHORE])
+    assert research > 1.8 * stories

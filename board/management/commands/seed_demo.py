@@ -1,7 +1,10 @@
 """A demo board with a believable fortnight of history: `manage.py seed_demo`.
 
 Creates five demo accounts and the board "Churn prediction — Sprint 14" with
-about forty ML tickets spread over the ml_sprint workflow, two sprints, labels,
+about sixty ML tickets spread over the ml_sprint workflow, three closed sprints
+(started and closed through the sprint services at their dates: scope added
+mid-sprint, a re-estimate, a reopened card, research running well over its
+estimates while stories stay close), the active sprint, a planned one, labels,
 epics, blockers, overdue timeboxes and comments.
 
 Every write goes through board.services. The command plans the whole history
@@ -27,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from board import services
-from board.models import Board, Comment, Membership, Sprint, Ticket, TicketEvent
+from board.models import Board, Comment, Membership, Ticket, TicketEvent
 
 DEMO_BOARD_NAME = "Churn prediction — Sprint 14"
 DEMO_BOARD_KEY = "CHURN"
@@ -75,6 +78,8 @@ FLOW = [BACKLOG, WHITEBOARD, IMPL, REVIEW, DONE]
 SPRINT_PLANNING_AGO = 9.0
 GROOMING_AGO = 1.3
 OLDEST_AGO = 12.6
+# The first closed sprint was planned the working day before it began, six weeks before Sprint 14.
+PAST_OLDEST_AGO = SPRINT_PLANNING_AGO + 14 * 3 + 1.1
 # The team works 09:00-18:00 local time; "days ago" are mapped into those hours.
 WORKDAY_START = time(9)
 WORKDAY_HOURS = 9.0
@@ -434,6 +439,82 @@ DEFAULT_PATHS = {
 
 
 @dataclass
+class PastTicket:
+    """A card of a closed sprint. Days are working days from the sprint's
+    start: it starts on `start` and is done `cycle` working days later.
+    Research and experiments run well over their estimates, stories close to
+    them: the gap the estimation-accuracy chart shows."""
+
+    title: str
+    kind: str
+    points: int
+    assignee: str | None
+    labels: tuple
+    epic: str | None
+    start: float
+    cycle: float | None  # None: never started (carried over at the close)
+    added: float | None = None  # created into the sprint on this day (scope added mid-sprint)
+    reestimate: tuple | None = None  # (day, new points)
+    reopen: tuple | None = None  # (day back to review, day done again)
+    description: str = ""
+
+
+# Three closed sprints before Sprint 14: (key, name, goal, cards). Sprint 13's
+# unfinished card goes to Sprint 14 when it closes.
+PAST_SPRINTS = [
+    ("s11", "Sprint 11", "A churn label everyone agrees on and the first daily feature tables.", [
+        PastTicket("Churn label backfill for 24 months", S, 5, "ben", ("data",), "Feature store", 0.2, 2.0),
+        PastTicket("Daily aggregates of sessions and invoices", S, 8, "ben", ("data", "features"), "Feature store",
+                   1.0, 3.6),
+        PastTicket("Literature review: churn models in B2B SaaS", R, 5, "ana", ("modelling",), "Baseline models",
+                   0.4, 7.6, description="Timebox: 3 days. Survey survival, binary and uplift framings."),
+        PastTicket("Null rate report for the CRM extract", B, 3, "dev", ("data", "bug-bash"), None, 2.0, 1.3),
+        PastTicket("MLflow tracking server on the shared cluster", C, 3, "dev", ("infra",), "Serving", 3.0, 1.8),
+        PastTicket("Exploratory analysis: churn by plan and tenure", E, 5, "chloe", ("eval", "modelling"),
+                   "Baseline models", 1.5, 6.6,
+                   description="**Hypothesis:** monthly plans churn at least twice as often as annual ones."),
+    ]),
+    ("s12", "Sprint 12", "Payment and support features in the store; first look at usage signals.", [
+        PastTicket("Feature: payment failures in the last 90 days", S, 5, "ben", ("features",), "Feature store",
+                   0.3, 2.3),
+        PastTicket("Feature: support tickets per seat", S, 3, "ben", ("features",), "Feature store", 2.5, 1.5,
+                   reopen=(4.6, 6.2)),
+        PastTicket("Spike: do product-usage events predict churn 60 days out?", R, 8, "chloe", ("modelling",),
+                   "Baseline models", 0.5, 8.0),
+        PastTicket("Experiment: seat-count trend as a leading indicator", E, 5, "chloe", ("modelling", "eval"),
+                   "Baseline models", 2.8, 5.4,
+                   description="**Hypothesis:** a falling seat count over 30 days lifts ROC-AUC by ≥ 0.01."),
+        PastTicket("Invoice dates drift by one day for US accounts", B, 2, "dev", ("data", "bug-bash"),
+                   "Feature store", 4.0, 0.8),
+        PastTicket("CI job for the feature pipeline", C, 3, "dev", ("infra",), "Feature store", 5.2, 1.6,
+                   added=5.0),
+    ]),
+    ("s13", "Sprint 13", "A first model: imbalance, RFM features and train/serve skew under control.", [
+        PastTicket("Feature store README and data contracts", C, 2, "ana", ("features",), "Feature store", 0.2, 0.7),
+        PastTicket("Research: handling a 7% positive rate", R, 5, "ana", ("modelling",), "Baseline models", 0.5, 7.0),
+        PastTicket("Train/serve skew check for the core features", S, 5, "ben", ("features", "eval"),
+                   "Feature store", 1.0, 4.6, reestimate=(2.0, 8)),
+        PastTicket("Experiment: RFM features against raw counts", E, 3, "chloe", ("modelling",), "Baseline models",
+                   2.0, 5.0,
+                   description="**Hypothesis:** recency-frequency-monetary features beat raw counts by ≥ 0.005."),
+        PastTicket("Deduplicate the events table before aggregation", B, 3, "ben", ("data", "bug-bash"),
+                   "Feature store", 4.2, 1.4),
+        PastTicket("Dashboard: weekly churn rate by segment", S, 5, None, ("eval",), None, 0.0, None),
+    ]),
+]
+
+
+def _calendar_days(first_day, working_days: float) -> float:
+    """Calendar days from `first_day` after a number of working days (Mon–Fri)."""
+    whole, fraction = divmod(working_days, 1.0)
+    day, counted = first_day, 0
+    while counted < whole:
+        day += timedelta(days=1)
+        counted += day.weekday() < 5
+    return (day - first_day).days + fraction
+
+
+@dataclass
 class Step:
     """One thing that happened to one ticket, `ago` days before now."""
 
@@ -507,13 +588,17 @@ class Command(BaseCommand):
         self.sprints = self._sprints()
 
         # The board and its team predate the first ticket.
-        founded = self._at(OLDEST_AGO + 0.4)
+        founded = self._at(PAST_OLDEST_AGO - self.start_gap + 0.4)
         Board.objects.filter(pk=board.pk).update(created_at=founded)
         Membership.objects.filter(board=board).update(joined_at=founded)
 
         steps = []
         for index, spec in enumerate(TICKETS):
             steps.extend(self._plan(index, spec))
+        self.specs = list(TICKETS)
+        steps.extend(self._plan_past_sprints())
+        # Sprint 14 starts on its first day, after the planning.
+        steps.append(Step(SPRINT_PLANNING_AGO - self.start_gap, -1, 0, "sprint_start", "ana", {"sprint": "active"}))
         steps.sort(key=Step.sort_key)
         self.tickets: dict[int, int] = {}  # spec index -> ticket id
         for step in steps:
@@ -542,20 +627,29 @@ class Command(BaseCommand):
         return users
 
     def _sprints(self):
-        # The sprint starts on the day it was planned.
-        start = timezone.localdate(self._at(SPRINT_PLANNING_AGO))
+        # Sprint 14 was planned (and Sprint 13 closed) on a working day and starts on the next working
+        # day; the closed ones came two weeks apart before it.
+        planning_day = timezone.localdate(self._at(SPRINT_PLANNING_AGO))
+        start = planning_day + timedelta(days=1)
+        while start.weekday() >= 5:
+            start += timedelta(days=1)
+        self.start_gap = (start - planning_day).days  # whole days from the planning to the start
         end = start + timedelta(days=13)
-        active = services.sprint_create(
+        sprints = {}
+        for k, (key, name, goal, _cards) in enumerate(PAST_SPRINTS):
+            past_start = start - timedelta(days=14 * (len(PAST_SPRINTS) - k))
+            sprints[key] = services.sprint_create(board=self.board, name=name, goal=goal, start=past_start,
+                                                  end=past_start + timedelta(days=13))
+        sprints["active"] = services.sprint_create(
             board=self.board, name="Sprint 14", start=start, end=end,
             goal="Beat the 0.81 ROC-AUC logistic-regression baseline and ship batch scoring to the warehouse.",
         )
-        planned = services.sprint_create(
+        sprints["planned"] = services.sprint_create(
             board=self.board, name="Sprint 15", start=end + timedelta(days=1), end=end + timedelta(days=14),
             goal="Shadow-deploy the model next to the rules and start drift monitoring.",
         )
-        # No service changes a sprint's state; sprint_create makes it planned.
-        Sprint.objects.filter(pk=active.pk).update(state=Sprint.State.ACTIVE)
-        return {"active": active, "planned": planned}
+        # Each is started and closed by steps of the history (sprint_start, sprint_close) at its dates.
+        return sprints
 
     def _at(self, ago: float):
         """The moment `ago` days back, within working hours.
@@ -658,12 +752,64 @@ class Command(BaseCommand):
         return [Step(ago=ago, ticket_index=index, step_index=i, action=action, actor=actor, payload=payload)
                 for i, (ago, action, actor, payload) in enumerate(steps)]
 
+    def _plan_past_sprints(self) -> list[Step]:
+        """The closed sprints: each planned the working day before it starts,
+        started, worked through and closed on its end date. Days count working
+        days (weekends are skipped), mapped to `ago` like everything else."""
+        steps = []
+        for k, (key, _name, _goal, cards) in enumerate(PAST_SPRINTS):
+            start_ago = SPRINT_PLANNING_AGO - self.start_gap + 14 * (len(PAST_SPRINTS) - k)
+            first_day = timezone.localdate(self._at(start_ago))
+
+            def ago(day: float, start_ago=start_ago, first_day=first_day) -> float:
+                return start_ago - _calendar_days(first_day, day)
+
+            next_key = PAST_SPRINTS[k + 1][0] if k + 1 < len(PAST_SPRINTS) else "active"
+            # Whole days back land on the same working hour: started on its first day, closed on its
+            # last working day.
+            steps.append(Step(start_ago, -1, 0, "sprint_start", "ana", {"sprint": key}))
+            last_working = 13 - next(back for back in range(3) if (first_day + timedelta(days=13 - back)).weekday() < 5)
+            steps.append(Step(start_ago - last_working, -1, 1, "sprint_close", "ana",
+                              {"sprint": key, "to": next_key if k + 1 == len(PAST_SPRINTS) else "backlog"}))
+            for j, card in enumerate(cards):
+                index = len(self.specs)
+                self.specs.append(TicketSpec(
+                    card.title, card.kind, card.points, card.assignee, card.labels, card.epic, DONE,
+                    card.description, sprint=key,
+                    first_points=card.points if card.reestimate else None,
+                ))
+                owner = card.assignee or "ana"
+                created = ago(card.added) if card.added is not None else start_ago + 1.0 + 0.01 * j
+                plan = [(created, "create", "ana", {"sprint": key})]
+                if card.reestimate:
+                    plan.append((ago(card.reestimate[0]), "update", owner, {"points": card.reestimate[1]}))
+                if card.cycle is not None:
+                    begin, cycle = card.start, card.cycle
+                    flow = [(begin, WHITEBOARD), (begin + 0.25 * cycle, IMPL), (begin + 0.8 * cycle, REVIEW)]
+                    if card.reopen:
+                        flow += [(begin + cycle * 0.95, DONE), (card.reopen[0], REVIEW), (card.reopen[1], DONE)]
+                    else:
+                        flow.append((begin + cycle, DONE))
+                    plan += [(ago(day), "move", owner, {"column": column}) for day, column in flow]
+                plan.sort(key=lambda s: -s[0])
+                steps += [Step(a, index, i, action, actor, payload)
+                          for i, (a, action, actor, payload) in enumerate(plan)]
+        return steps
+
     # --- running: services first, then backdating ----------------------------
 
     def _run(self, step: Step):
         at = self._at(step.ago)
-        spec = TICKETS[step.ticket_index]
         actor = services.Writer(self.users[step.actor], at=at)
+        if step.action == "sprint_start":
+            services.sprint_start(board=self.board, sprint_id=self.sprints[step.payload["sprint"]].pk, actor=actor)
+            return
+        if step.action == "sprint_close":
+            to = step.payload["to"]
+            services.sprint_close(board=self.board, sprint_id=self.sprints[step.payload["sprint"]].pk, actor=actor,
+                                  unfinished_to="backlog" if to == "backlog" else str(self.sprints[to].pk))
+            return
+        spec = self.specs[step.ticket_index]
 
         if step.action == "create":
             data = services.TicketInput(
