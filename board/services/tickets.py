@@ -209,20 +209,23 @@ def ticket_create(*, board: Board, actor, data: TicketInput, column: Column | No
     for name, value in changes.items():
         if name != "labels":
             setattr(ticket, name, value)
-    ticket.save()
+    # Events first (each stamps the ticket with its board version), then one
+    # INSERT of the ticket with the last of them: no UPDATE afterwards.
     history.add(ticket, "created", None, ticket.number, "", f"{board.key}-{ticket.number}", category=column.category)
     column_event(history, ticket, None, column)
     # Values equal to the model's defaults are recorded too: replay needs no defaults.
     initial = {name: value for name, value in changes.items() if value not in (None, "", ())}
     for name, value in initial.items():
-        if name != "labels":
-            history.add(ticket, name, None, value if name not in RELATIONS else value.pk,
-                        "", display(name, value) if name not in RELATIONS else relation_display(name, value))
+        if name == "labels":
+            for label in value:
+                history.add(ticket, "labels", None, label.pk, "", label.name)
+        elif name in RELATIONS:
+            history.add(ticket, name, None, value.pk, "", relation_display(name, value))
+        else:
+            history.add(ticket, name, None, value, "", display(name, value))
+    ticket.save()
     if "labels" in initial:
         ticket.labels.add(*initial["labels"])
-        for label in initial["labels"]:
-            history.add(ticket, "labels", None, label.pk, "", label.name)
-    Ticket.objects.filter(pk=ticket.pk).update(board_version=ticket.board_version)
     history.save()
     return ticket
 
