@@ -127,6 +127,9 @@ def seed(engine: str) -> bool:
         return False
     if manage("seed_demo") != 0:
         sys.exit("[dev.py] manage.py seed_demo failed (see above); set MLKANBAN_SKIP_SEED=1 to start without demo data")
+    # Real training runs on the demo cards (once; 10-30 s the first time). The board works without them.
+    if manage("seed_runs") != 0:
+        say("manage.py seed_runs failed (see above): the demo board starts without training runs")
     return True
 
 
@@ -142,7 +145,8 @@ def run() -> int:
     commands = {
         "gunicorn": [str(BIN / "gunicorn"), "mlkanban.wsgi:application", "--bind", f"127.0.0.1:{port}",
                      "--workers", "2", "--threads", "4", "--access-logfile", "-"],
-        "celery": [str(BIN / "celery"), "-A", "mlkanban", "worker", "-l", "info",
+        # -B: the worker also runs beat, whose reaper re-queues jobs of lost workers
+        "celery": [str(BIN / "celery"), "-A", "mlkanban", "worker", "-B", "-l", "info",
                    "--concurrency", "2", "-Q", "default,train"],
     }
     stop_signal: list[int] = []

@@ -11,7 +11,12 @@ consistent: each ticket's row is what its events say (column, category,
 points, sprint, started/done times, archive). Boards and their history are
 erased at the end through services.board_purge unless --keep.
 
-Measured (p50 of --repeat calls through the test client, after 3 warm-ups):
+On PostgreSQL it then runs VACUUM (ANALYZE) on the events, tickets and sprints, as
+autovacuum would on a live database (statistics, visibility map, no dead rows of
+earlier runs).
+
+Measured (p50 of --repeat calls through the test client, after 3 warm-ups; a
+garbage collection before each timed call, outside its time):
   burndown_ms  GET /api/boards/<id>/sprints/<active>/burndown/
   cfd_ms       GET /api/boards/<id>/cfd/ over 90 days
   velocity_ms  GET /api/boards/<id>/velocity/
@@ -26,6 +31,7 @@ The last line printed is one JSON object with these figures.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -218,6 +224,9 @@ def measure(client, url: str, repeat: int) -> tuple[float, int]:
     queries = len(ctx.captured_queries)  # now: the next request resets the log
     times = []
     for _ in range(repeat):
+        # Start each call with no garbage left by the previous ones: a full collection that
+        # falls inside one call (its timing depends on all earlier allocations) is noise here.
+        gc.collect()
         t0 = time.perf_counter()
         client.get(url)
         times.append((time.perf_counter() - t0) * 1000)
@@ -250,10 +259,13 @@ def main(argv=None) -> int:
         small = build(owner, name=f"bench-sprints-{stamp}-small", n_tickets=100, n_events=5_000, rng=rng)
         built.append(small)
         if connection.vendor == "postgresql":
-            # Fresh statistics, as autovacuum keeps them on a live database: right after a bulk
-            # insert the planner thinks the events table is empty and picks nested bitmap scans.
+            # The tables as autovacuum keeps them on a live database: fresh statistics (right after a
+            # bulk insert the planner thinks the events table is empty and picks nested bitmap scans)
+            # and a current visibility map (without it no index-only scan can skip the table). Where
+            # autovacuum is off, it also reclaims the rows earlier runs purged, so that each run
+            # measures the same table rather than one that grows with every run.
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE board_ticketevent; ANALYZE board_ticket; ANALYZE board_sprint")
+                cursor.execute("VACUUM (ANALYZE) board_ticketevent, board_ticket, board_sprint")
         print(f"built {big['tickets']} tickets / {big['events']} events and {small['tickets']} / {small['events']} "
               f"in {time.perf_counter() - t0:.1f} s")
         client = Client()

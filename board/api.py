@@ -1,6 +1,7 @@
 """REST API: the same selectors, services and access policy as the pages."""
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -11,11 +12,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .models import Board, EventSource, Ticket
+from .hypothesis_views import check_baseline_run, hypothesis_or_404
+from .models import Board, EventSource, Hypothesis, Ticket
 from .permissions import READ, WRITE_CARDS, board_for
 from .serializers import (
     BoardSerializer,
     ErrorSerializer,
+    HypothesisCreateSerializer,
+    HypothesisPatchSerializer,
+    HypothesisSerializer,
     MoveResultSerializer,
     MoveSerializer,
     RefusalSerializer,
@@ -24,6 +29,7 @@ from .serializers import (
     TicketWriteSerializer,
     ValidationErrorSerializer,
 )
+from .services import results
 
 
 def _writer(request) -> services.Writer:
@@ -62,6 +68,7 @@ def _id(name: str, what: str) -> OpenApiParameter:
 
 BOARD_ID = _id("board_id", "The board's id.")
 TICKET_ID = _id("ticket_id", "The ticket's id (`id`, not its number).")
+HYPOTHESIS_ID = _id("hypothesis_id", "The hypothesis's id.")
 TICKET_FILTERS = [
     OpenApiParameter("q", str, description="Words in the title or description, or a ticket number (`MLK-12`, `12`)."),
     OpenApiParameter("assignee", str, description="A member's username, or `none` for unassigned tickets."),
@@ -220,6 +227,118 @@ class TicketMoveApi(APIView):
         except ValidationError as error:
             return _refused(error)
         return Response({**TicketSerializer(result.ticket).data, "warning": result.warning})
+
+
+def _ticket_or_404(board, ticket_id) -> Ticket:
+    ticket = Ticket.objects.filter(pk=ticket_id, board=board).first() if 0 < int(ticket_id) < 2**63 else None
+    if ticket is None:
+        raise Http404("No such ticket on this board.")
+    return ticket
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="hypotheses_list", tags=["hypotheses"], summary="A ticket's hypotheses",
+        parameters=[BOARD_ID, TICKET_ID], responses=_responses({200: HypothesisSerializer(many=True)}, 404),
+    ),
+    post=extend_schema(
+        operation_id="hypotheses_create", tags=["hypotheses"], summary="Add a hypothesis to a ticket",
+        description="Members and owners: a claim the ticket's runs test (`metric` reaches `target`, higher or "
+                    "lower being better), open until a run decides it.",
+        parameters=[BOARD_ID, TICKET_ID], request=HypothesisCreateSerializer,
+        responses=_responses({201: HypothesisSerializer}, 400, 403, 404, 422),
+    ),
+)
+class HypothesisListApi(ListAPIView):
+    """GET: a ticket's hypotheses, oldest first. POST: add one (members)."""
+
+    serializer_class = HypothesisSerializer
+    queryset = Hypothesis.objects.none()  # for the schema; get_queryset() is what runs
+    filter_backends = []
+
+    def get_queryset(self):
+        board, _ = board_for(self.request.user, self.kwargs["board_id"], needs=READ)
+        ticket = _ticket_or_404(board, self.kwargs["ticket_id"])
+        return Hypothesis.objects.filter(ticket=ticket).select_related("overridden_by").order_by("id")
+
+    def post(self, request, board_id, ticket_id):
+        board, _ = board_for(request.user, board_id, needs=WRITE_CARDS)
+        ticket = _ticket_or_404(board, ticket_id)
+        serializer = HypothesisCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        d = serializer.validated_data
+        try:
+            check_baseline_run(ticket, d.get("baseline_run"), d.get("baseline"))
+            h = results.hypothesis_create(
+                board=board, ticket_id=ticket.pk, actor=_writer(request), statement=d["statement"],
+                metric=d["metric"], direction=d["direction"], target=d["target"], baseline=d.get("baseline"),
+                baseline_run=d.get("baseline_run"),
+            )
+        except ValidationError as error:
+            return _refused(error)
+        return Response(HypothesisSerializer(h).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="hypotheses_retrieve", tags=["hypotheses"], summary="One hypothesis",
+        parameters=[BOARD_ID, HYPOTHESIS_ID], responses=_responses({200: HypothesisSerializer}, 404),
+    ),
+    patch=extend_schema(
+        operation_id="hypotheses_partial_update", tags=["hypotheses"], summary="Override the status, or set the "
+                                                                              "baseline",
+        description="Members and owners: `status` with a `reason` overrides what the runs say (`status` \"\" "
+                    "hands the decision back to the runs); `baseline` (null clears it, `baseline_run` names the "
+                    "run it was read from) re-decides the verdict. Each change of status is recorded in the "
+                    "ticket's history.",
+        parameters=[BOARD_ID, HYPOTHESIS_ID], request=HypothesisPatchSerializer,
+        responses=_responses({200: HypothesisSerializer}, 400, 403, 404, 422),
+    ),
+    delete=extend_schema(
+        operation_id="hypotheses_destroy", tags=["hypotheses"], summary="Remove a hypothesis",
+        description="Members and owners. Its runs keep their results; the ticket's history records the removal.",
+        parameters=[BOARD_ID, HYPOTHESIS_ID], responses=_responses({204: None}, 403, 404),
+    ),
+)
+class HypothesisDetailApi(APIView):
+    """GET one hypothesis; PATCH its status (override) or baseline; DELETE it."""
+
+    def get(self, request, board_id, hypothesis_id):
+        board, _ = board_for(request.user, board_id, needs=READ)
+        return Response(HypothesisSerializer(hypothesis_or_404(board, hypothesis_id)).data)
+
+    def patch(self, request, board_id, hypothesis_id):
+        board, _ = board_for(request.user, board_id, needs=WRITE_CARDS)
+        h = hypothesis_or_404(board, hypothesis_id)
+        serializer = HypothesisPatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        d = serializer.validated_data
+        if "reason" in d and "status" not in d:
+            return Response({"status": ["Send the status the reason is for (\"\" lets the runs decide)."]},
+                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        if "status" not in d and "baseline" not in d:
+            return Response({"detail": ["Send `status` (with a `reason`) to override, or `baseline` to set it."]},
+                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        writer = _writer(request)
+        try:
+            with transaction.atomic():  # both or neither
+                if "baseline" in d:
+                    check_baseline_run(h.ticket, d.get("baseline_run"), d["baseline"])
+                    results.hypothesis_set_baseline(board=board, hypothesis_id=h.pk, actor=writer,
+                                                             baseline=d["baseline"],
+                                                             baseline_run=d.get("baseline_run"))
+                if "status" in d:
+                    results.hypothesis_override(board=board, hypothesis_id=h.pk, actor=writer,
+                                                         status=d["status"], reason=d.get("reason", ""))
+        except ValidationError as error:
+            return _refused(error)
+        return Response(HypothesisSerializer(hypothesis_or_404(board, h.pk)).data)
+
+    def delete(self, request, board_id, hypothesis_id):
+        board, _ = board_for(request.user, board_id, needs=WRITE_CARDS)
+        h = hypothesis_or_404(board, hypothesis_id)
+        results.hypothesis_delete(board=board, hypothesis_id=h.pk, actor=_writer(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SchemaApi(SpectacularAPIView):

@@ -16,9 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Ticket
+from .models import Hypothesis, Ticket
 
 KIND_LABELS = dict(Ticket.Kind.choices)
+HYPOTHESIS_MARKS = {"open": "?", "supported": "✓", "refuted": "✗", "inconclusive": "~"}
+HYPOTHESIS_LABELS = dict(Hypothesis.Status.choices)
 _NUMBER_SLOT = 987654321
 
 
@@ -32,7 +34,7 @@ class CardRenderer:
         self.tz = timezone.get_current_timezone()
         self.url = reverse("board:ticket", args=[board.pk, _NUMBER_SLOT]).replace(str(_NUMBER_SLOT), "{}")
         self._people: dict[int, tuple[str, str]] = {}
-        self.people, self.epics = lookups.people, lookups.epics
+        self.people, self.epics, self.live = lookups.people, lookups.epics, lookups.live
         # Labels show in name order; label markup is the same on every card.
         self.label_html = {
             pk: (label.name.lower(),
@@ -56,6 +58,50 @@ class CardRenderer:
         if seconds >= 3600:
             return f"{seconds // 3600}h"
         return f"{seconds // 60}m"
+
+    def live_strip(self, ticket_id: int) -> str:
+        """Queued and running jobs of a card: a progress bar and the latest metric."""
+        rows = []
+        for job in self.live.get(ticket_id, ()):
+            percent = max(0, min(100, round(job.progress * 100)))
+            if job.state == "queued":
+                text = f"run {int(job.run_id)} queued"
+            else:
+                text = f"run {int(job.run_id)} · {percent}%"
+                if job.metric and job.value is not None:
+                    text += f" · {escape(job.metric)} {job.value:.4g}"
+            title = escape(job.message or text)
+            rows.append(
+                f'<a class="job-strip job-{escape(job.state)}" href="{escape(job.url)}" title="{title}" '
+                f'data-run="{int(job.run_id)}"><progress max="100" value="{percent}" '
+                f'aria-label="run {int(job.run_id)} progress"></progress><span>{text}</span></a>'
+            )
+        return f'<div class="card-live" data-live="{int(ticket_id)}">{"".join(rows)}</div>' if rows else ""
+
+    def live_strips(self) -> dict[int, str]:
+        return {ticket_id: self.live_strip(ticket_id) for ticket_id in self.live}
+
+    def _results(self, card) -> str:
+        """What finished runs wrote onto the card: hypotheses and a failed last run."""
+        results = card.results or {}
+        badges = []
+        for h in results.get("hypotheses") or ():
+            status = str(h.get("status", "open"))
+            best, target = h.get("best"), h.get("target")
+            value = f" {best:.3g}/{target:.3g}" if isinstance(best, int | float) and isinstance(target, int | float) \
+                else ""
+            title = f"Hypothesis {HYPOTHESIS_LABELS.get(status, status).lower()}: {h.get('metric', '')}"
+            if value:
+                title += f" best {best:.4g} against target {target:.4g}"
+            badges.append(
+                f'<span class="hyp hyp-{escape(status)}" title="{escape(title)}">'
+                f'H{HYPOTHESIS_MARKS.get(status, "?")}{escape(value)}</span>'
+            )
+        last = results.get("last") or {}
+        if last.get("state") in ("failed", "timed_out", "lost"):
+            why = escape(f"{last.get('label', 'run')} {last['state'].replace('_', ' ')}: {last.get('error', '')}")
+            badges.append(f'<span class="flag flag-failed" title="{why}">Run failed</span>')
+        return f'<div class="card-results">{"".join(badges)}</div>' if badges else ""
 
     def render(self, card) -> SafeString:
         key = f"{self.board_key}-{int(card.number)}"
@@ -94,7 +140,7 @@ class CardRenderer:
             f'<div class="card-top"><span class="kind kind-{kind}">{kind_label}</span>'
             f'<a class="card-key" href="{url}" hx-get="{url}" hx-target="#modal">{key}</a>{points}</div>'
             f'<a class="card-title" href="{url}" hx-get="{url}" hx-target="#modal">{escape(card.title)}</a>'
-            f"{labels}"
+            f"{labels}{self._results(card)}{self.live_strip(card.pk)}"
             f'<div class="card-bottom">{flags}'
             f'<span class="age" title="In this column since {since}">{self._age(card)}</span>'
             f'<span class="spacer"></span>{avatar}{move}</div></li>'

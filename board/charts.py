@@ -20,12 +20,12 @@ from operator import or_
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import BigIntegerField, Case, F, FloatField, Min, Q, Value, When, Window
+from django.db.models import BigIntegerField, FloatField, Q, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from .models import Board, Column, ColumnCategory, Sprint, Ticket, TicketEvent
+from .sprint_selectors import closed_sprints
 from .timezones import board_tz
 
 DONE = ColumnCategory.DONE
@@ -128,14 +128,14 @@ class _Card:
 # The database turns times and JSON into numbers: the ORM's per-row converters
 # cost more than the charts' whole fold.
 _T = '"board_ticketevent"'
-_LEAN_SQL = {
+_LEAN_SQL = {  # (epoch seconds of a time column, a JSON column as an integer), for a column {c}
     "postgresql": (
-        f"EXTRACT(EPOCH FROM {_T}.\"at\")::float8",
+        "date_part('epoch', {c})",  # float8 directly (EXTRACT gives numeric, several times slower)
         "CASE jsonb_typeof({c}) WHEN 'number' THEN ({c} #>> '{{}}')::numeric::bigint "
         "WHEN 'boolean' THEN CASE WHEN {c}::text = 'true' THEN 1 ELSE 0 END END",
     ),
     "sqlite": (
-        f"(julianday({_T}.\"at\") - 2440587.5) * 86400.0",
+        "(julianday({c}) - 2440587.5) * 86400.0",
         "CASE json_type({c}) WHEN 'integer' THEN json_extract({c}, '$') WHEN 'true' THEN 1 WHEN 'false' THEN 0 END",
     ),
 }
@@ -147,11 +147,9 @@ def _number(value):
     return value if isinstance(value, int) else None
 
 
-def _events(board: Board, fields, *, tickets=None, before: float | None = None, old: bool = True,
-            latest_of=None) -> list[tuple]:
+def _events(board: Board, fields, *, tickets=None, before: float | None = None, old: bool = True) -> list[tuple]:
     """Lean event rows in board-version order (see above); `old` False leaves
-    old values out (None), `latest_of` keeps only the events whose board
-    version is in that subquery."""
+    old values out (None)."""
     qs = TicketEvent.objects.filter(board_id=board.pk)
     if fields is not None:
         qs = qs.filter(field__in=fields)
@@ -159,21 +157,28 @@ def _events(board: Board, fields, *, tickets=None, before: float | None = None, 
         qs = qs.filter(ticket_id__in=tickets)
     if before is not None:
         qs = qs.filter(at__lt=datetime.fromtimestamp(before, tz=UTC))
-    if latest_of is not None:
-        qs = qs.filter(latest_of)
     qs = qs.order_by("board_version")
     lean = _LEAN_SQL.get(connection.vendor)
     if lean is None:  # another database: the ORM converts, slower
         return [(ticket_id, at.timestamp(), field, _number(new), _number(was) if old else None, category)
                 for ticket_id, at, field, new, was, category
                 in qs.values_list("ticket_id", "at", "field", "new", "old", "category")]
-    epoch, number = lean
-    rows = qs.annotate(
-        t=RawSQL(epoch, [], output_field=FloatField()),
-        n=RawSQL(number.format(c=f'{_T}."new"'), [], output_field=BigIntegerField()),
-        o=RawSQL(number.format(c=f'{_T}."old"') if old else "NULL", [], output_field=BigIntegerField()),
-    ).values_list("ticket_id", "t", "field", "n", "o", "category")
-    sql, params = rows.query.sql_with_params()
+    epoch, number = _lean_expressions()
+    rows = qs.annotate(t=epoch, n=number("new"), o=number("old") if old else Value(None, BigIntegerField()))
+    return _plain_rows(rows.values_list("ticket_id", "t", "field", "n", "o", "category"))
+
+
+def _lean_expressions():
+    """The event's time in epoch seconds, and a function giving a JSON column
+    (new, old) as an integer (see above), as SQL expressions."""
+    epoch, number = _LEAN_SQL[connection.vendor]
+    return (RawSQL(epoch.format(c=f'{_T}."at"'), [], output_field=FloatField()),
+            lambda column: RawSQL(number.format(c=f'{_T}."{column}"'), [], output_field=BigIntegerField()))
+
+
+def _plain_rows(queryset) -> list[tuple]:
+    """The rows of a values_list() query as the database driver gives them."""
+    sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:  # plain rows: no per-row converters
         cursor.execute(sql, params)
         return cursor.fetchall()
@@ -188,6 +193,33 @@ def _tickets_ever_in(board: Board, sprint_ids):
 
 # --- burndown ---------------------------------------------------------------------
 
+def _burndown_frame(sprint: Sprint, now: datetime | None):
+    """The sprint's days so far and their boundaries (epoch seconds): boundary 0
+    is the start of the sprint (the scope the ideal line starts from), then the
+    end of each day. A closing sprint (closed_at set) ends at its close: what
+    happens to its cards at and after that moment (unfinished ones leaving) is
+    not its story."""
+    board = sprint.board
+    tz = board_tz(board)
+    closed_at = sprint.closed_at
+    last = min(sprint.end, closed_at.astimezone(tz).date() if closed_at else today_for(board, now))
+    days = _days(sprint.start, last) if last >= sprint.start else []
+    boundaries = [_midnight(sprint.start, tz).timestamp(), *_ends_of(days, tz)]
+    if closed_at is not None and days and closed_at.timestamp() < boundaries[-1]:
+        boundaries[-1] = closed_at.timestamp()
+    return tz, days, boundaries
+
+
+BURNDOWN_FIELDS = ("created", "column", "category", "points", "sprint", "archived", "deleted")
+
+
+def _burndown_rows(sprint: Sprint, boundaries: list[float]) -> list[tuple]:
+    """The events that move the sprint's remaining work: every event of the
+    cards that ever entered it, up to the last boundary."""
+    return _events(sprint.board, BURNDOWN_FIELDS, tickets=_tickets_ever_in(sprint.board, [sprint.pk]),
+                   before=boundaries[-1])
+
+
 def sprint_burndown(sprint: Sprint, *, unit: str = "points", now: datetime | None = None) -> dict:
     """Remaining work at the end of each day of the sprint, the ideal line and
     the scope changes. A closed sprint with stored series answers from them."""
@@ -197,46 +229,40 @@ def sprint_burndown(sprint: Sprint, *, unit: str = "points", now: datetime | Non
     if stored is not None:
         return stored
     board = sprint.board
-    tz = board_tz(board)
-    # A closing sprint (closed_at set) ends at its close: what happens to its
-    # cards at and after that moment (unfinished ones leaving) is not its story.
-    closed_at = sprint.closed_at
-    last = min(sprint.end, closed_at.astimezone(tz).date() if closed_at else today_for(board, now))
-    days = _days(sprint.start, last) if last >= sprint.start else []
-    # Boundary 0 is the start of the sprint: the scope the ideal line starts from.
-    boundaries = [_midnight(sprint.start, tz).timestamp(), *_ends_of(days, tz)]
-    if closed_at is not None and days and closed_at.timestamp() < boundaries[-1]:
-        boundaries[-1] = closed_at.timestamp()
+    tz, days, boundaries = _burndown_frame(sprint, now)
+    sprint_id, by_tickets, n_days = sprint.pk, unit == "tickets", len(days)
     cards: dict[int, _Card] = {}
     total = [0]
     added: list[list[int]] = [[] for _ in days]
     removed: list[list[int]] = [[] for _ in days]
-
-    def weight(card: _Card) -> int:
-        if card.sprint != sprint.pk or not card.on_board or card.category == DONE:
-            return 0
-        return 1 if unit == "tickets" else (card.points or 0)
 
     def apply(row, k):
         ticket_id, at, field, new, old, category = row
         card = cards.get(ticket_id)
         if card is None:
             card = cards[ticket_id] = _Card()
-        before = weight(card)
+        # the card's weight in the remaining work, before and after (inline: this runs per event)
+        if card.sprint == sprint_id and card.category != DONE and card.exists and not card.archived \
+                and not card.deleted:
+            total[0] -= 1 if by_tickets else (card.points or 0)
         card.apply(field, new, old, category, at)
-        total[0] += weight(card) - before
-        if field == "sprint" and 1 <= k <= len(days):
-            if new == sprint.pk:
+        if card.sprint == sprint_id and card.category != DONE and card.exists and not card.archived \
+                and not card.deleted:
+            total[0] += 1 if by_tickets else (card.points or 0)
+        if field == "sprint" and 1 <= k <= n_days:
+            if new == sprint_id:
                 added[k - 1].append(ticket_id)
-            elif old == sprint.pk:
+            elif old == sprint_id:
                 removed[k - 1].append(ticket_id)
 
-    rows = _events(board, ("created", "column", "category", "points", "sprint", "archived", "deleted"),
-                   tickets=_tickets_ever_in(board, [sprint.pk]), before=boundaries[-1])
-    remaining = _fold(rows, boundaries, apply, lambda: total[0])
-    ever_in = _tickets_ever_in(board, [sprint.pk])
-    titles = dict(Ticket.objects.filter(pk__in=ever_in).values_list("pk", "title"))
-    gone = dict(TicketEvent.objects.filter(board_id=board.pk, field="deleted").values_list("ticket_id", "old"))
+    remaining = _fold(_burndown_rows(sprint, boundaries), boundaries, apply, lambda: total[0])
+    # Names only for the cards that entered or left during the sprint (none: no query).
+    described = {ticket_id for ids in (*added, *removed) for ticket_id in ids}
+    titles, gone = {}, {}
+    if described:
+        titles = dict(Ticket.objects.filter(pk__in=described).values_list("pk", "title"))
+        gone = dict(TicketEvent.objects.filter(board_id=board.pk, field="deleted", ticket_id__in=described)
+                    .values_list("ticket_id", "old"))
 
     def describe(ids):
         seen = []
@@ -261,6 +287,26 @@ def sprint_burndown(sprint: Sprint, *, unit: str = "points", now: datetime | Non
         "ideal_rule": "Straight from the scope at the start to zero at the end, flat over weekends.",
         "points": points, "ideal": ideal, "frozen": False,
     }
+
+
+def _sprint_remaining_points(sprint: Sprint, now: datetime | None) -> int:
+    """What sprint_burndown(unit="points") gives as "remaining", without the
+    daily series: the last boundary cuts the events, so the fold's end state
+    is the last day's (or, before the first day, the scope at the start)."""
+    _, _, boundaries = _burndown_frame(sprint, now)
+    sprint_id = sprint.pk
+    cards: dict[int, _Card] = {}
+    total = 0
+    for ticket_id, at, field, new, old, category in _burndown_rows(sprint, boundaries):
+        card = cards.get(ticket_id)
+        if card is None:
+            card = cards[ticket_id] = _Card()
+        if card.sprint == sprint_id and card.category != DONE and card.on_board:
+            total -= card.points or 0
+        card.apply(field, new, old, category, at)
+        if card.sprint == sprint_id and card.category != DONE and card.on_board:
+            total += card.points or 0
+    return total
 
 
 def _ideal_line(start: date, end: date, scope: int) -> list[dict]:
@@ -306,9 +352,8 @@ def velocity(board: Board, *, last: int = 6, now: datetime | None = None) -> dic
         raise ValidationError({"last": "Last is a whole number of sprints from 1 to 50."})
     now = now or timezone.now()
     tz = board_tz(board)
-    closed = list(Sprint.objects.filter(board=board, state=Sprint.State.CLOSED).order_by("-end", "-id")[:last])
-    closed.reverse()
-    active = Sprint.objects.filter(board=board, state=Sprint.State.ACTIVE).first()
+    closed = closed_sprints(board, last=last)[::-1]
+    active = Sprint.objects.filter(board=board, state=Sprint.State.ACTIVE).defer("series").first()
     sprints = closed + ([active] if active else [])
     if not sprints:
         return {"sprints": [], "average_completed": None}
@@ -396,18 +441,25 @@ def cumulative_flow(board: Board, *, start: date | None = None, end: date | None
     days = _days(start, end)
     boundaries = _ends_of(days, tz)
     counts: dict = {}
-    cards: dict[int, _Card] = {}
+    # Per ticket [column, archived, deleted]: all a _Card would say here, and cheaper.
+    # A card counts in its column unless archived or deleted (no column yet: not on the board).
+    cards: dict[int, list] = {}
 
     def apply(row, k):
-        ticket_id, at, field, new, old, category = row
+        ticket_id, _at, field, new, _old, _category = row
         card = cards.get(ticket_id)
         if card is None:
-            card = cards[ticket_id] = _Card()
-        if card.on_board and card.column is not None:
-            counts[card.column] -= 1
-        card.apply(field, new, old, category, at)
-        if card.on_board and card.column is not None:
-            counts[card.column] = counts.get(card.column, 0) + 1
+            card = cards[ticket_id] = [None, False, False]
+        elif card[0] is not None and not card[1] and not card[2]:
+            counts[card[0]] -= 1
+        if field == "column":
+            card[0] = new
+        elif field == "archived":
+            card[1] = bool(new)
+        else:  # deleted
+            card[2] = True
+        if card[0] is not None and not card[1] and not card[2]:
+            counts[card[0]] = counts.get(card[0], 0) + 1
 
     # A card exists from its first column event (creation writes one).
     rows = _events(board, ("column", "archived", "deleted"), before=boundaries[-1], old=False)
@@ -434,45 +486,81 @@ def _quartiles(values: list[float]) -> dict:
     return {"median": round(median, 3), "q1": round(q1, 3), "q3": round(q3, 3), "iqr": round(q3 - q1, 3)}
 
 
+_FINISHED_SQL = """
+SELECT l.ticket_id, {done_at}, {points}, {sprint}, {started}, t.number, t.title, t.kind
+FROM (SELECT ticket_id,
+             MAX(CASE WHEN field IN ({flow}) THEN board_version END) AS flow_version,
+             MAX(CASE WHEN field = 'points' THEN board_version END) AS points_version,
+             MAX(CASE WHEN field = 'sprint' THEN board_version END) AS sprint_version,
+             MAX(CASE WHEN field = 'deleted' THEN board_version END) AS deleted_version,
+             MIN(CASE WHEN field IN ({flow}) AND category = %(in_progress)s THEN at END) AS started
+      FROM board_ticketevent
+      WHERE board_id = %(board)s AND field IN ({flow}, 'points', 'sprint', 'deleted')
+      GROUP BY ticket_id) l
+JOIN board_ticketevent f ON f.board_id = %(board)s AND f.ticket_id = l.ticket_id
+     AND f.board_version = l.flow_version AND f.field IN ({flow}) AND f.category = %(done)s
+LEFT JOIN board_ticketevent p ON p.board_id = %(board)s AND p.ticket_id = l.ticket_id
+     AND p.board_version = l.points_version AND p.field = 'points'
+LEFT JOIN board_ticketevent s ON s.board_id = %(board)s AND s.ticket_id = l.ticket_id
+     AND s.board_version = l.sprint_version AND s.field = 'sprint'
+JOIN board_ticket t ON t.id = l.ticket_id AND t.board_id = %(board)s
+WHERE l.deleted_version IS NULL
+"""
+
+
+def _finished_tickets(board: Board) -> list[tuple]:
+    """The board's tickets that are done now and not deleted, one row each:
+    (ticket_id, epoch of entering done, points, sprint id, epoch of the first
+    entry into "in progress" or None, number, title, kind). A ticket is done
+    when its latest flow event says so; points and sprint are its latest such
+    events' values (integers, or None), as a fold of its history would leave them.
+
+    One statement: one pass over the board's chart events (grouped per ticket,
+    in the order of the event_chart_history index, so no sort), then a lookup
+    of each done ticket's three latest events and its row."""
+    lean = _LEAN_SQL.get(connection.vendor)
+    epoch, number = lean or ("{c}", "{c}")
+    sql = _FINISHED_SQL.format(
+        done_at=epoch.format(c="f.at"), points=number.format(c="p.new"), sprint=number.format(c="s.new"),
+        started=epoch.format(c="l.started"), flow=", ".join(f"'{field}'" for field in FLOW_FIELDS))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"board": board.pk, "in_progress": IN_PROGRESS, "done": DONE})
+        rows = cursor.fetchall()
+    if lean is None:  # another database: plain values, converted here (slower)
+        json_field = TicketEvent._meta.get_field("new")
+        value = lambda raw: _number(json_field.from_db_value(raw, None, connection))  # noqa: E731
+        rows = [(ticket_id, _aware(done_at).timestamp(), value(points), value(sprint_id),
+                 _aware(started).timestamp() if started is not None else None, *text)
+                for ticket_id, done_at, points, sprint_id, started, *text in rows]
+    return rows
+
+
+def _aware(value) -> datetime:
+    value = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def estimation_accuracy(board: Board, *, sprint: Sprint | None = None) -> dict:
     """Finished tickets (done now, points > 0): calendar days from the first
     entry into an in-progress column to done, per point, by group and kind.
 
-    Grouped SQL: the latest flow event of each ticket (its category now and
-    when it got there), the latest points, sprint and deletion events, and the
-    first entry into "in progress"; text values (title, kind) from the rows
-    of the tickets, which say what their last events say."""
-    events = TicketEvent.objects.filter(board_id=board.pk)
-    # The latest event per ticket and field (the flow fields counting as one), in one scan.
-    group = Case(When(field__in=FLOW_FIELDS, then=Value("flow")), default=F("field"))
-    latest = (events.filter(field__in=(*FLOW_FIELDS, "points", "sprint", "deleted"))
-              .annotate(newest=Window(RowNumber(), partition_by=[F("ticket_id"), group],
-                                    order_by=F("board_version").desc()))
-              .filter(newest=1).values("board_version"))
-    rows = _events(board, None, latest_of=Q(board_version__in=latest), old=False)
-    started = dict(events.filter(field__in=FLOW_FIELDS, category=IN_PROGRESS).values("ticket_id")
-                   .annotate(first=Min("at")).values_list("ticket_id", "first"))
-    cards: dict[int, _Card] = {}
-    for ticket_id, at, field, new, old, category in rows:
-        card = cards.get(ticket_id)
-        if card is None:
-            card = cards[ticket_id] = _Card()
-        card.apply(field, new, old, category, at)
-    done_ids = [pk for pk, card in cards.items() if card.category == DONE and card.points and not card.deleted]
-    rows_now = {pk: (number, title, kind) for pk, number, title, kind
-                in Ticket.objects.filter(board=board, pk__in=done_ids).values_list("pk", "number", "title", "kind")}
+    Grouped SQL (see _finished_tickets): the latest flow event of each ticket
+    (its category now and when it got there), the latest points, sprint and
+    deletion events, and the first entry into "in progress"; text values
+    (title, kind) from the rows of the tickets, which say what their last
+    events say."""
     tickets, skipped = [], 0
-    for ticket_id, (number, title, kind) in rows_now.items():
-        card = cards[ticket_id]
-        if sprint is not None and card.sprint != sprint.pk:
+    for ticket_id, done_at, points, sprint_id, started, number, title, kind in _finished_tickets(board):
+        if not points:
             continue
-        if ticket_id not in started:
+        if sprint is not None and sprint_id != sprint.pk:
+            continue
+        if started is None:
             skipped += 1  # went straight to done: no cycle time
             continue
-        days = (card.done_at - started[ticket_id].timestamp()) / 86400
+        days = (done_at - started) / 86400
         tickets.append({"id": ticket_id, "key": _ticket_key(board, number), "title": title,
-                        "kind": kind, "points": card.points, "days": round(days, 3),
-                        "ratio": round(days / card.points, 3)})
+                        "kind": kind, "points": points, "days": round(days, 3), "ratio": round(days / points, 3)})
     tickets.sort(key=lambda t: (t["kind"], t["key"]))
     groups = []
     for slug, name, kinds in GROUPS:
@@ -497,21 +585,45 @@ def daily_throughput(board: Board, *, first: date, last: date) -> dict[date, int
     tz = board_tz(board)
     since = _midnight(first, tz)
     recent = TicketEvent.objects.filter(board_id=board.pk, field__in=FLOW_FIELDS, at__gte=since).values("ticket_id")
-    rows = _events(board, ("created", "column", "category", "points", "deleted"), tickets=recent,
+    rows = _events(board, ("created", "column", "category", "points"), tickets=recent,
                    before=_midnight(last + timedelta(days=1), tz).timestamp(), old=False)
     since = since.timestamp()
-    cards: dict[int, _Card] = {}
+    # Only a card's category and points matter here: [category, points] per ticket.
+    cards: dict[int, list] = {}
     per_day: dict[date, int] = {}
-    for ticket_id, at, field, new, old, category in rows:
+    for ticket_id, at, field, new, _old, category in rows:
         card = cards.get(ticket_id)
         if card is None:
-            card = cards[ticket_id] = _Card()
-        was_done = card.category == DONE
-        card.apply(field, new, old, category, at)
-        if at >= since and field in FLOW_FIELDS and was_done != (card.category == DONE):
-            day = datetime.fromtimestamp(at, tz).date()
-            per_day[day] = per_day.get(day, 0) + (card.points or 0) * (1 if card.category == DONE else -1)
+            card = cards[ticket_id] = [None, None]
+        if field == "points":
+            card[1] = new
+        elif category:  # a flow event (the only other fields read)
+            was_done = card[0] == DONE
+            card[0] = category
+            if at >= since and was_done != (category == DONE):
+                day = datetime.fromtimestamp(at, tz).date()
+                per_day[day] = per_day.get(day, 0) + (card[1] or 0) * (1 if category == DONE else -1)
     return per_day
+
+
+def _days_needed(samples: np.ndarray, remaining: int, *, trials: int, horizon: int, seed) -> np.ndarray:
+    """For each trial, the number of future working days whose drawn output
+    first reaches `remaining` (past the horizon: the largest int64). One day
+    at a time for the trials still running, most finish long before the
+    horizon; and small arrays, as large ones cost page faults on every call."""
+    rng = np.random.default_rng(seed)
+    needed = np.full(trials, np.iinfo(np.int64).max, dtype=np.int64)
+    running = np.arange(trials)
+    totals = np.zeros(trials, dtype=np.int64)
+    for day in range(1, horizon + 1):
+        totals += samples[rng.integers(0, samples.size, size=totals.size)]
+        finished = totals >= remaining
+        if finished.any():
+            needed[running[finished]] = day
+            running, totals = running[~finished], totals[~finished]
+            if not running.size:
+                break
+    return needed
 
 
 def sprint_forecast(sprint: Sprint, *, trials: int = 10_000, seed: int | None = None,
@@ -527,7 +639,7 @@ def sprint_forecast(sprint: Sprint, *, trials: int = 10_000, seed: int | None = 
     base = {"sprint": sprint.pk, "explanation": explanation, "trials": trials}
     if sprint.state == Sprint.State.CLOSED:
         return {**base, "enough_history": False, "reason": "The sprint is closed: there is nothing left to forecast."}
-    remaining = sprint_burndown(sprint, unit="points", now=now)["remaining"]
+    remaining = _sprint_remaining_points(sprint, now)
     yesterday = today - timedelta(days=1)
     first_event = TicketEvent.objects.filter(board_id=board.pk).order_by("at").values_list("at", flat=True).first()
     window_start = today - timedelta(weeks=FORECAST_WEEKS)
@@ -551,16 +663,12 @@ def sprint_forecast(sprint: Sprint, *, trials: int = 10_000, seed: int | None = 
         return {**base, "enough_history": True, "probability_by_end": 1.0,
                 "dates": {"50": today.isoformat(), "85": today.isoformat(), "95": today.isoformat()},
                 "working_days_left": left_in_sprint}
-    rng = np.random.default_rng(seed)
-    draws = rng.choice(samples, size=(trials, len(future)))
-    done = np.cumsum(draws, axis=1) >= remaining
-    finished = done.any(axis=1)
-    # the number of working days each trial needs (past the horizon: never)
-    needed = np.where(finished, done.argmax(axis=1) + 1, np.iinfo(np.int64).max)
+    needed = _days_needed(samples, remaining, trials=trials, horizon=len(future), seed=seed)
     probability = float(np.mean(needed <= left_in_sprint))
     dates = {}
+    in_order = np.sort(needed)
     for pct in (50, 85, 95):
-        k = int(np.sort(needed)[math.ceil(pct / 100 * trials) - 1])
+        k = int(in_order[math.ceil(pct / 100 * trials) - 1])
         dates[str(pct)] = future[k - 1].isoformat() if k <= len(future) else None
     return {**base, "enough_history": True, "probability_by_end": round(probability, 4), "dates": dates,
             "working_days_left": left_in_sprint, "mean_daily_points": round(float(samples.mean()), 2)}

@@ -8,7 +8,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.db.models import Q
 from django.utils.html import format_html, format_html_join
 
-from .models import Board, Column, Membership, Ticket
+from .models import Board, Column, Hypothesis, Membership, Ticket
 from .services import TRACKED_FIELDS, TicketInput
 from .timezones import time_zone_names
 
@@ -134,6 +134,46 @@ class MoveForm(forms.Form):
 class CommentForm(forms.Form):
     body = forms.CharField(max_length=20_000, widget=forms.Textarea(attrs={"rows": 3}),
                            label="Comment", help_text="Markdown.")
+
+
+class HypothesisForm(forms.Form):
+    """A claim the card's runs test; services.results checks it again."""
+
+    statement = forms.CharField(max_length=300, widget=forms.TextInput(
+        attrs={"placeholder": "Gradient boosting lifts ROC AUC on churn above 0.93"}))
+    metric = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"placeholder": "roc_auc"}),
+                             help_text="The metric a run logs, e.g. roc_auc, accuracy, f1, loss.")
+    direction = forms.ChoiceField(choices=Hypothesis.Direction.choices, initial=Hypothesis.Direction.HIGHER,
+                                  label="Better is")
+    target = forms.FloatField(help_text="The value the metric must reach.")
+    baseline = forms.FloatField(required=False, help_text="Optional: the value to beat today.")
+    baseline_run = forms.IntegerField(required=False, min_value=1, max_value=2**62, label="Baseline from run",
+                                      help_text="Optional: the number of the run the baseline comes from.")
+
+
+class HypothesisOverrideForm(forms.Form):
+    """A person decides a hypothesis; an empty status hands it back to the runs."""
+
+    status = forms.ChoiceField(required=False, label="Status",
+                               choices=[("", "As the runs say"), *Hypothesis.Status.choices])
+    reason = forms.CharField(required=False, max_length=500, label="Why")
+
+
+class RunMovesForm(forms.Form):
+    """Owners: where a card goes when a training run on it ends (column ids;
+    empty: it stays put). services.board_set_run_moves checks the columns."""
+
+    on_success = forms.IntegerField(required=False, min_value=1, max_value=2**62, widget=forms.Select,
+                                    label="On success, move the card to")
+    on_failure = forms.IntegerField(required=False, min_value=1, max_value=2**62, widget=forms.Select,
+                                    label="On failure, move the card to",
+                                    help_text="Only cards in an “in progress” column move; a hard WIP limit "
+                                              "leaves the card where it is and its history says so.")
+
+    def offer_columns(self, board: Board) -> None:
+        choices = [("", "Stay put"), *((c.pk, c.name) for c in board.columns.order_by("position"))]
+        for name in ("on_success", "on_failure"):
+            self.fields[name].widget.choices = choices
 
 
 class ColumnForm(forms.Form):

@@ -61,6 +61,14 @@ class Board(models.Model):
     # IANA name ("Europe/Berlin"); empty means the server's TIME_ZONE. Charts
     # and the standup count days in it.
     time_zone = models.CharField(max_length=64, blank=True, default="")
+    # Where a card goes when a training run on it ends (None: it stays put);
+    # only cards in an "in progress" column move.
+    move_on_success = models.ForeignKey(
+        "Column", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    move_on_failure = models.ForeignKey(
+        "Column", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -232,6 +240,10 @@ class Ticket(models.Model):
     done_at = models.DateTimeField(null=True, blank=True)
     # Archived cards leave the board (and its WIP counts) but keep their history.
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Written by training runs through board.services.results only: the last
+    # run, run counts, final metrics, sweeps and each hypothesis's standing,
+    # so the card shows them without another query (see results.py).
+    results = models.JSONField(default=dict, blank=True)
     # Optimistic lock: a write names the version it saw; a stale one gets 409.
     version = models.PositiveIntegerField(default=1)
     # The board version of this ticket's last change: lets a poll fetch
@@ -351,6 +363,14 @@ class TicketEvent(models.Model):
             models.Index(fields=["board", "at"], name="event_board_at"),
             models.Index(fields=["board", "field", "at"], name="event_board_field_at"),
             models.Index(fields=["ticket", "board_version"], name="event_ticket_version"),
+            # The charts (board/charts.py) read only these fields: a covering index for them, so that
+            # PostgreSQL answers from the index alone (about a third of the events, without the
+            # scattered table rows). Key columns rather than INCLUDE, which SQLite cannot build.
+            models.Index(
+                fields=["board", "ticket", "board_version", "at", "field", "category", "new", "old"],
+                condition=Q(field__in=["created", "column", "category", "points", "sprint", "archived", "deleted"]),
+                name="event_chart_history",
+            ),
         ]
 
     def __str__(self):
@@ -404,3 +424,85 @@ class Invitation(models.Model):
 
     def __str__(self):
         return f"{self.user} invited to {self.board} as {self.role}"
+
+
+class BoardPulse(models.Model):
+    """A counter bumped by progress ticks of running jobs, apart from the
+    board row: ticks never take the board's lock, and the poll reads it in its
+    one query (joined to the membership and board)."""
+
+    board = models.OneToOneField(Board, on_delete=models.CASCADE, primary_key=True, related_name="pulse")
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"pulse of {self.board_id}: {self.version}"
+
+
+class HypothesisStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    SUPPORTED = "supported", "Supported"
+    REFUTED = "refuted", "Refuted"
+    INCONCLUSIVE = "inconclusive", "Inconclusive"
+
+
+class Direction(models.TextChoices):
+    HIGHER = "higher", "Higher is better"
+    LOWER = "lower", "Lower is better"
+
+
+class Hypothesis(models.Model):
+    """A measurable claim a ticket tests: "metric reaches target". Its status
+    follows from the runs that test it (see services.results.verdict) unless a
+    person overrides it with a reason."""
+
+    Status = HypothesisStatus
+    Direction = Direction
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="hypotheses")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="hypotheses")
+    statement = models.CharField(max_length=300)
+    metric = models.CharField(max_length=100)
+    direction = models.CharField(max_length=6, choices=Direction.choices, default=Direction.HIGHER)
+    target = models.FloatField()
+    baseline = models.FloatField(null=True, blank=True)
+    # The earlier run the baseline was taken from, by id and in words ("run 7").
+    baseline_run = models.PositiveBigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    # What the runs say, kept apart so that clearing an override restores it.
+    status_from_runs = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    override_reason = models.CharField(max_length=500, blank=True)
+    overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    best_value = models.FloatField(null=True, blank=True)
+    best_run = models.PositiveBigIntegerField(null=True, blank=True)
+    runs_tested = models.PositiveIntegerField(default=0)
+    decided_by_run = models.PositiveBigIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["ticket_id", "id"]
+        verbose_name_plural = "hypotheses"
+        constraints = [
+            one_of("status", HypothesisStatus.choices, "hypothesis_status_valid"),
+            one_of("status_from_runs", HypothesisStatus.choices, "hypothesis_status_from_runs_valid"),
+            one_of("direction", Direction.choices, "hypothesis_direction_valid"),
+        ]
+
+    def __str__(self):
+        return self.statement
+
+    @property
+    def overridden(self) -> bool:
+        return bool(self.override_reason)
+
+    def meets(self, value: float) -> bool:
+        return value >= self.target if self.direction == Direction.HIGHER else value <= self.target
+
+    def better(self, value: float, than: float | None) -> bool:
+        if than is None:
+            return True
+        return value > than if self.direction == Direction.HIGHER else value < than

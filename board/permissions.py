@@ -27,7 +27,8 @@ def membership_for(user, board_id) -> Membership:
     if not 0 < board_id < 2**63:  # out of range for the database (SQLite raises OverflowError)
         raise Http404("No such board.")
     try:
-        return Membership.objects.select_related("board").get(board_id=board_id, user=user)
+        # the board's pulse (running jobs' progress) comes along: the poll needs no other query
+        return Membership.objects.select_related("board", "board__pulse").get(board_id=board_id, user=user)
     except Membership.DoesNotExist:
         raise Http404("No such board.") from None
 

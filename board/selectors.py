@@ -12,12 +12,15 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Prefetch, Q, Window
 from django.db.models.functions import RowNumber
 
+from . import live
 from .models import (
     Board,
+    BoardPulse,
     Column,
     ColumnCategory,
     Comment,
     EventSource,
+    Hypothesis,
     Invitation,
     Label,
     Membership,
@@ -113,6 +116,14 @@ def board_params(params, open_sprints):
     return params
 
 
+def pulse_version(board: Board) -> int:
+    """How often running jobs' progress moved on this board (0 before the first tick)."""
+    try:
+        return board.pulse.version
+    except BoardPulse.DoesNotExist:
+        return 0
+
+
 def open_sprints(board: Board) -> list:
     """The board's planned and active sprints (one query)."""
     return list(board.sprints.exclude(state=Sprint.State.CLOSED))
@@ -133,6 +144,7 @@ def filter_querystring(params) -> str:
 CARD_FIELDS = (
     "id", "board", "number", "column", "rank", "title", "kind", "points", "assignee", "epic",
     "timebox_days", "blocked", "blocked_reason", "entered_column_at", "started_at", "done_at", "version",
+    "results",
 )
 
 
@@ -145,6 +157,8 @@ class CardLookups:
     people: dict
     epics: dict
     labels: dict
+    # ticket id → queued/running jobs (board.live; empty without a provider)
+    live: dict = dc_field(default_factory=dict)
 
 
 def card_lookups(board: Board, members=None, labels=None, epics=None) -> CardLookups:
@@ -155,6 +169,7 @@ def card_lookups(board: Board, members=None, labels=None, epics=None) -> CardLoo
         people={m.user_id: m.user for m in members},
         epics={e.pk: e for e in (board.epics.all() if epics is None else epics)},
         labels={lb.pk: lb for lb in (board.labels.all() if labels is None else labels)},
+        live=live.jobs_by_ticket(board.pk),
     )
 
 
@@ -183,6 +198,7 @@ def card_lookups_for(card: Ticket) -> CardLookups:
         people={card.assignee_id: card.assignee} if card.assignee_id else {},
         epics={card.epic_id: card.epic} if card.epic_id else {},
         labels={label.pk: label for label in labels},
+        live={card.pk: jobs} if (jobs := live.jobs_by_ticket(card.board_id).get(card.pk)) else {},
     )
 
 
@@ -385,6 +401,10 @@ class HistoryEntry:
     who: str = ""
 
 
+def ticket_hypotheses(ticket: Ticket) -> list:
+    return list(Hypothesis.objects.filter(ticket=ticket).order_by("id"))
+
+
 def ticket_history(ticket: Ticket) -> list[HistoryEntry]:
     """The card's history, newest first, for people: the values a ticket was
     created with fold into its "created" line (they are separate events so
@@ -408,7 +428,8 @@ def ticket_history(ticket: Ticket) -> list[HistoryEntry]:
                 created.details.append(f"{FIELD_NAMES.get(e.field, e.field)}: {e.new_display}")
             continue
         created = None
-        if e.field in ("column", "rank", "comment", "archived", "deleted", "member_left"):
+        if e.field in ("column", "rank", "comment", "archived", "deleted", "member_left", "run", "sweep",
+                       "hypothesis"):
             entries.append(HistoryEntry(e.actor, e.at, e.field, old=e.old_display, new=e.new_display, who=who))
         elif e.field == "labels":
             entries.append(HistoryEntry(e.actor, e.at, "labels", "labels", e.old_display, e.new_display, who=who))

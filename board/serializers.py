@@ -3,7 +3,7 @@ from django.db.models import Q
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
-from .models import Board, Column, Ticket
+from .models import Board, Column, Hypothesis, Ticket
 
 User = get_user_model()
 
@@ -142,6 +142,48 @@ class TicketPatchExtension(OpenApiSerializerExtension):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
         schema["required"] = ["version"]
         return schema
+
+
+# --- hypotheses -----------------------------------------------------------------
+
+class HypothesisSerializer(serializers.ModelSerializer):
+    """A claim a ticket tests, and what its runs say so far."""
+
+    overridden = serializers.BooleanField(read_only=True, help_text="True when a person set the status by hand.")
+    overridden_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Hypothesis
+        fields = [
+            "id", "ticket", "statement", "metric", "direction", "target", "baseline", "baseline_run", "status",
+            "status_from_runs", "overridden", "override_reason", "overridden_by", "best_value", "best_run",
+            "runs_tested", "decided_by_run", "created_at",
+        ]
+        read_only_fields = fields
+
+
+class HypothesisCreateSerializer(serializers.Serializer):
+    """A new hypothesis: the metric must reach the target (higher or lower is better);
+    optionally a baseline to beat, and the run it was read from."""
+
+    statement = serializers.CharField(max_length=300)
+    metric = serializers.CharField(max_length=100, help_text="The metric key runs log, e.g. roc_auc.")
+    direction = serializers.ChoiceField(choices=Hypothesis.Direction.choices, default=Hypothesis.Direction.HIGHER)
+    target = serializers.FloatField()
+    baseline = serializers.FloatField(required=False, allow_null=True)
+    baseline_run = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**62,
+                                            help_text="The run (id) the baseline was read from; it must have "
+                                                      "ended on this ticket.")
+
+
+class HypothesisPatchSerializer(serializers.Serializer):
+    """Override the status with a reason (`status` "" hands it back to the runs),
+    and/or set the baseline (null clears it)."""
+
+    status = serializers.ChoiceField(choices=Hypothesis.Status.choices, required=False, allow_blank=True)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    baseline = serializers.FloatField(required=False, allow_null=True)
+    baseline_run = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**62)
 
 
 # --- error bodies (for the schema: the views build them) ------------------------

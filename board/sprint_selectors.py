@@ -26,12 +26,17 @@ class Velocity:
         return f"{self.mean:g} points a sprint (mean of the last {n} closed sprint{'s' if n != 1 else ''})"
 
 
+def closed_sprints(board: Board, *, last: int) -> list[Sprint]:
+    """The board's last `last` closed sprints, newest first (one query), without
+    their stored chart series (large, and read only by the burndown)."""
+    return list(Sprint.objects.filter(board=board, state=Sprint.State.CLOSED).defer("series")
+                .order_by("-end", "-id")[:last])
+
+
 def velocity(board: Board) -> Velocity:
-    """Mean completed points of the last three closed sprints (one query)."""
-    closed = list(
-        Sprint.objects.filter(board=board, state=Sprint.State.CLOSED)
-        .order_by("-end", "-id").only("id", "name", "completed_points")[:VELOCITY_SPRINTS]
-    )
+    """Mean completed points of the last three closed sprints, as recorded at
+    their close (one query; board.charts.velocity also reads the history)."""
+    closed = closed_sprints(board, last=VELOCITY_SPRINTS)
     if not closed:
         return Velocity(None, [])
     mean = sum(s.completed_points or 0 for s in closed) / len(closed)

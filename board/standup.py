@@ -131,6 +131,16 @@ class CardNow:
     assignee: str = ""  # shown in the "others" section (someone who left the board)
 
 
+@dataclass(frozen=True)
+class RunItem:
+    """A training run or sweep that ended in the window, with its verdict in words."""
+
+    card: CardRef
+    words: str  # "run 12 succeeded: roc_auc 0.962 ≥ 0.93, hypothesis supported"
+    state: str  # succeeded, failed, timed_out, cancelled, or "sweep"
+    at: datetime
+
+
 @dataclass
 class PersonSection:
     key: str  # the username, or OTHERS
@@ -140,6 +150,7 @@ class PersonSection:
     comments: list[CommentItem] = field(default_factory=list)
     blocked: list[CardNow] = field(default_factory=list)
     overdue: list[CardNow] = field(default_factory=list)
+    runs: list[RunItem] = field(default_factory=list)
 
     @property
     def is_others(self) -> bool:
@@ -155,13 +166,15 @@ class PersonSection:
 
     @property
     def has_anything(self) -> bool:
-        return bool(self.moves or self.comments or self.blocked or self.overdue)
+        return bool(self.moves or self.comments or self.blocked or self.overdue or self.runs)
 
 
 @dataclass(frozen=True)
 class Standup:
     window: Window
     people: list[PersonSection]
+    # Whether any training run ended in the window: the runs block shows only then.
+    has_runs: bool = False
 
     def index_of(self, key: str) -> int | None:
         return next((i for i, p in enumerate(self.people) if p.key == key), None)
@@ -184,10 +197,10 @@ def standup_for(board: Board, *, window: Window) -> Standup:
     memberships = list(Membership.objects.filter(board=board).select_related("user"))
     # 2. the window's moves and comments, in the board's order
     in_window = TicketEvent.objects.filter(
-        board=board, at__gte=window.start, at__lte=window.end, field__in=("column", "comment")
+        board=board, at__gte=window.start, at__lte=window.end, field__in=("column", "comment", "run", "sweep")
     )
     events = list(in_window.order_by("board_version").values(
-        "ticket_id", "actor_id", "source", "source_detail", "at", "field", "old_display", "new_display"
+        "ticket_id", "actor_id", "source", "source_detail", "at", "field", "old_display", "new_display", "new"
     ))
     ticket_ids = Subquery(in_window.values("ticket_id"))
     # 3. the cards those events are about (still on the board or archived)
@@ -240,7 +253,11 @@ def standup_for(board: Board, *, window: Window) -> Standup:
     for event in events:
         card = cards.get(event["ticket_id"]) or deleted.get(event["ticket_id"]) or CardRef(None, "deleted", "")
         section = sections.get(event["actor_id"], others)
-        if event["field"] == "column":
+        if event["field"] in ("run", "sweep"):
+            # the writer of a run's events is the person who started it
+            state = (event["new"] or {}).get("state", "sweep") if isinstance(event["new"], dict) else "sweep"
+            section.runs.append(RunItem(card, event["new_display"], state, event["at"]))
+        elif event["field"] == "column":
             # from_column "" is the card's creation: it was added to the column
             section.moves.append(Move(event["ticket_id"], card, event["old_display"], event["new_display"], event["at"],
                                       who(event)))
@@ -266,4 +283,4 @@ def standup_for(board: Board, *, window: Window) -> Standup:
     people = [s for s in sections.values() if s.role != Membership.Role.VIEWER or s.has_anything]
     if others.has_anything:
         people.append(others)
-    return Standup(window=window, people=people)
+    return Standup(window=window, people=people, has_runs=any(e["field"] in ("run", "sweep") for e in events))

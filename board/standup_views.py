@@ -47,7 +47,7 @@ def standup(request, board_id):
         for i, p in enumerate(people)
     ]
     context.update({
-        "window": window, "since": window.since, "entries": entries, "current": current,
+        "window": window, "since": window.since, "entries": entries, "current": current, "standup": data,
         "current_key": people[current].key if people else "",
         "custom_date": window.since if window.since not in PRESETS else "",
         # Within a week a weekday names the day; over a longer window it would be ambiguous.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import sprint_views, views
+from . import hypothesis_views, sprint_views, views
 from .chart_views import reports
 from .standup_views import standup
 
@@ -20,6 +20,11 @@ urlpatterns = [
     path("b/<int:board_id>/t/<int:number>/archive/", views.ticket_archive, name="ticket-archive"),
     path("b/<int:board_id>/t/<int:number>/restore/", views.ticket_archive, {"restore": True}, name="ticket-restore"),
     path("b/<int:board_id>/t/<int:number>/delete/", views.ticket_delete, name="ticket-delete"),
+    path("b/<int:board_id>/t/<int:number>/hypotheses/", hypothesis_views.hypothesis_create, name="hypothesis-create"),
+    path("b/<int:board_id>/hypotheses/<int:hypothesis_id>/override/", hypothesis_views.hypothesis_override,
+         name="hypothesis-override"),
+    path("b/<int:board_id>/hypotheses/<int:hypothesis_id>/delete/", hypothesis_views.hypothesis_delete,
+         name="hypothesis-delete"),
     path("b/<int:board_id>/standup/", standup, name="standup"),
     path("b/<int:board_id>/sprints/", sprint_views.sprint_list, name="sprints"),
     path("b/<int:board_id>/sprints/<int:sprint_id>/", sprint_views.sprint_detail, name="sprint"),

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from . import selectors, services
+from . import live, selectors, services
 from .cards import CardRenderer
 from .forms import (
     BoardCreateForm,
@@ -27,10 +27,12 @@ from .forms import (
     ColumnForm,
     CommentForm,
     EpicForm,
+    HypothesisForm,
     LabelForm,
     MemberAddForm,
     MoveForm,
     RoleForm,
+    RunMovesForm,
     SignupForm,
     SprintForm,
     TicketDeleteForm,
@@ -39,6 +41,7 @@ from .forms import (
 )
 from .models import Column, Membership, Ticket
 from .permissions import ADMIN, READ, WRITE_CARDS, board_for, can
+from .services.boards import board_set_run_moves
 
 
 def _errors_to_form(form, error: ValidationError) -> None:
@@ -149,6 +152,7 @@ def board_detail(request, board_id):
         "can_edit": can(membership, WRITE_CARDS), "is_owner": can(membership, ADMIN),
         "qs": selectors.filter_querystring(params), "add_form": TicketQuickAddForm(),
         "poll_interval": settings.BOARD_POLL_INTERVAL_MS, "kinds": Ticket.Kind.choices,
+        "pulse": selectors.pulse_version(board),
         "card_renderer": CardRenderer(board, page.lookups, can_edit=can(membership, WRITE_CARDS)),
     })
 
@@ -192,7 +196,12 @@ def board_poll(request, board_id):
         since = int(request.GET.get("v", ""))
     except ValueError:
         return HttpResponse("The board version must be a number.", status=400, content_type="text/plain")
-    if board.version == since:
+    pulse = selectors.pulse_version(board)
+    try:
+        pulse_since = int(request.GET.get("p", pulse))
+    except ValueError:
+        pulse_since = -1
+    if board.version == since and pulse == pulse_since:
         return HttpResponse(status=204)
     try:
         layout = int(request.GET.get("layout", board.layout_version))
@@ -200,6 +209,14 @@ def board_poll(request, board_id):
         layout = -1
     if layout != board.layout_version:
         return JsonResponse({"version": board.version, "layout_version": board.layout_version, "reload": True})
+    if board.version == since:
+        # Only running jobs' progress moved: the strips alone (one more query).
+        renderer = CardRenderer(board, selectors.CardLookups({}, {}, {}, live.jobs_by_ticket(board.pk)),
+                                can_edit=False)
+        return JsonResponse({
+            "version": board.version, "layout_version": board.layout_version, "pulse": pulse, "reload": False,
+            "cards": [], "gone": [], "jobs": renderer.live_strips(),
+        })
     filters = selectors.ticket_filter(board, request.GET)
     changes = selectors.board_changes(board, since, filters)
     if changes is None:
@@ -213,8 +230,9 @@ def board_poll(request, board_id):
             "html": renderer.render(card),
         })
     return JsonResponse({
-        "version": changes.version, "layout_version": changes.layout_version, "reload": False,
+        "version": changes.version, "layout_version": changes.layout_version, "pulse": pulse, "reload": False,
         "cards": cards, "gone": changes.gone, "counts": {str(k): v for k, v in changes.counts.items()},
+        "jobs": renderer.live_strips(),
     })
 
 
@@ -306,6 +324,8 @@ def _ticket_context(request, board, membership, ticket, form=None, comment_form=
         "delete_form": TicketDeleteForm(), "is_owner": can(membership, ADMIN),
         "comment_form": comment_form or CommentForm(), "notice": notice,
         "columns": board.columns.all(), "history": selectors.ticket_history(ticket),
+        "hypotheses": selectors.ticket_hypotheses(ticket), "hypothesis_form": HypothesisForm(),
+        "ticket_sections": live.ticket_sections(board.pk, ticket.number),
     }
 
 
@@ -424,7 +444,7 @@ def ticket_delete(request, board_id, number):
 
 SETTINGS_FORMS = {
     "board": BoardSettingsForm, "invite": MemberAddForm, "column_add": ColumnForm,
-    "label_add": LabelForm, "epic_add": EpicForm, "sprint_add": SprintForm,
+    "label_add": LabelForm, "epic_add": EpicForm, "sprint_add": SprintForm, "run_moves": RunMovesForm,
 }
 
 
@@ -434,9 +454,12 @@ def _settings_context(board, membership, bound=None, bound_name=None):
                                             "time_zone": board.time_zone}),
         "invite": MemberAddForm(), "column_add": ColumnForm(), "label_add": LabelForm(),
         "epic_add": EpicForm(initial={"color": "#7c3aed"}), "sprint_add": SprintForm(),
+        "run_moves": RunMovesForm(initial={"on_success": board.move_on_success_id,
+                                           "on_failure": board.move_on_failure_id}),
     }
     if bound is not None:
         forms_[bound_name] = bound
+    forms_["run_moves"].offer_columns(board)  # a bound form too: the owner's choice shows again
     columns = list(board.columns.annotate(n_cards=Count("tickets")))
     counts = {c.pk: c.n_cards for c in columns}
     return {
@@ -558,5 +581,8 @@ def _run_settings_action(request, board, action, item_id, d) -> str:
     if action == "sprint_add":
         services.sprint_create(board=board, **d)
         return "Sprint added."
+    if action == "run_moves":
+        board_set_run_moves(board=board, on_success_id=d["on_success"], on_failure_id=d["on_failure"])
+        return "Saved where cards go when their training runs end."
     raise Http404("Unknown action.")
 

@@ -3,7 +3,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import worker_init, worker_ready
+from celery.signals import worker_init, worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlkanban.settings")
 
@@ -28,6 +28,16 @@ ensure_broker_folders()
 @worker_init.connect
 def _create_broker_folders(**_):
     ensure_broker_folders()
+
+
+@worker_process_init.connect
+def _warm_trainer_runtime(**_):
+    """Start the trainers' fork server (Python + scikit-learn preloaded, ~2 s)
+    before the first job needs it; warm() returns at once (Celery kills a pool
+    process whose init takes longer than 4 s)."""
+    from experiments import runner
+
+    runner.warm()
 
 
 def tasks_outliving_visibility_timeout(celery_app: Celery = app) -> list[str]:

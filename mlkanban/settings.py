@@ -219,6 +219,11 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing one
+# Run artifacts. Never served as static files: a view checks the board role
+# first (experiments.views.artifact). Every web and worker host must share
+# this folder (a volume in docker-compose).
+MEDIA_ROOT = Path(env.str("MLKANBAN_MEDIA_ROOT", default=str(VAR_DIR / "media"))).resolve()
+MEDIA_URL = "/media/"  # not routed: artifacts go through the checked view
 # Serve straight from the finders, so a fresh clone needs no collectstatic.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 WHITENOISE_AUTOREFRESH = DEBUG
@@ -257,7 +262,11 @@ CELERY_TASK_QUEUES = [
         [CELERY_TASK_DEFAULT_QUEUE, *env.list("CELERY_TASK_QUEUES", default=["default", "train", "gpu"])]
     )
 ]
-CELERY_TASK_ROUTES = env.json("CELERY_TASK_ROUTES", default={"experiments.tasks.*": {"queue": "train"}})
+CELERY_TASK_ROUTES = env.json("CELERY_TASK_ROUTES", default={
+    # an exact name wins over the pattern: housekeeping stays off the training queues
+    "experiments.tasks.reap_jobs": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "experiments.tasks.*": {"queue": "train"},
+})
 if CELERY_BROKER_URL.split("://", 1)[0].lower() in ("redis", "rediss", "redis+socket", "sentinel"):
     # Redis hands an unacknowledged task to another worker after
     # visibility_timeout; with late acks that must outlast the longest task,
@@ -272,7 +281,49 @@ if CELERY_BROKER_URL.split("://", 1)[0].lower() in ("redis", "rediss", "redis+so
             f"CELERY_VISIBILITY_TIMEOUT ({_visibility_timeout} s) must be greater than CELERY_TASK_TIME_LIMIT "
             f"({_longest_task} s), or Redis re-delivers tasks that are still running."
         )
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout}
+    # A Run click with Redis unreachable must not hang the request: connect
+    # fails fast and the job waits in the outbox (experiments.services).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout, "socket_connect_timeout": 2}
+
+# --- Training jobs (experiments) --------------------------------------------
+# Where a running job's workdir lives (artifacts are moved to MEDIA_ROOT when it ends).
+JOBS_DIR = VAR_DIR / "jobs"
+# Modules whose @trainer functions jobs may run, each with its submodules
+# (experiments.trainers.builtin is always allowed). Their code runs in the workers.
+TRAINER_MODULES = env.list("MLKANBAN_TRAINER_MODULES", default=["experiments.examples"])
+JOB_TIMEOUT_MAX_S = env.int("MLKANBAN_JOB_TIMEOUT_MAX_S", default=6 * 3600 - 600)
+JOB_TIMEOUT_DEFAULT_S = 600
+JOB_MEMORY_MAX_MB = env.int("MLKANBAN_JOB_MEMORY_MAX_MB", default=8192)
+JOB_MEMORY_MIN_MB = 64
+JOB_MEMORY_DEFAULT_MB = 1024
+JOB_LOG_MAX_BYTES = 256 * 1024
+# 0.5 s: with the board poll every 1.5 s, progress reaches every open board within 2 s.
+JOB_HEARTBEAT_S = env.float("MLKANBAN_JOB_HEARTBEAT_S", default=0.5)
+# The job's own timeout must fire first, so the task can still record how it ended.
+if JOB_TIMEOUT_MAX_S >= min(CELERY_TASK_TIME_LIMIT, CELERY_TASK_SOFT_TIME_LIMIT):
+    raise ImproperlyConfigured(
+        f"MLKANBAN_JOB_TIMEOUT_MAX_S ({JOB_TIMEOUT_MAX_S} s) must be below CELERY_TASK_TIME_LIMIT and "
+        f"CELERY_TASK_SOFT_TIME_LIMIT ({min(CELERY_TASK_TIME_LIMIT, CELERY_TASK_SOFT_TIME_LIMIT)} s)."
+    )
+if JOB_MEMORY_MAX_MB < JOB_MEMORY_MIN_MB or not 0 < JOB_HEARTBEAT_S <= 60:
+    raise ImproperlyConfigured(
+        f"MLKANBAN_JOB_MEMORY_MAX_MB must be at least {JOB_MEMORY_MIN_MB}, and MLKANBAN_JOB_HEARTBEAT_S "
+        "above 0 and at most 60 seconds."
+    )
+# A running job refreshes its heartbeat every JOB_HEARTBEAT_S; the reaper
+# (celery beat, every JOB_REAP_EVERY_S) calls a job lost after
+# JOB_LOST_AFTER_S without one, and re-queues it until JOB_MAX_ATTEMPTS.
+JOB_LOST_AFTER_S = env.int("MLKANBAN_JOB_LOST_AFTER_S", default=30)
+JOB_REAP_EVERY_S = env.float("MLKANBAN_JOB_REAP_EVERY_S", default=10.0)
+JOB_MAX_ATTEMPTS = env.int("MLKANBAN_JOB_MAX_ATTEMPTS", default=3)
+# A queued job whose message was sent this long ago and never started is
+# sent again (a broker restarted without persistence loses messages).
+JOB_REDISPATCH_AFTER_S = env.int("MLKANBAN_JOB_REDISPATCH_AFTER_S", default=900)
+JOB_SWEEP_MAX_POINTS = env.int("MLKANBAN_JOB_SWEEP_MAX_POINTS", default=100)
+CELERY_BEAT_SCHEDULE = {
+    "reap-lost-jobs-and-sweep-the-outbox": {"task": "experiments.tasks.reap_jobs", "schedule": JOB_REAP_EVERY_S},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
@@ -300,6 +351,13 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "mlkanban API",
     "VERSION": "0.1.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Choice sets that share a field name (kind, status) get names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "TicketKindEnum": "board.models.TicketKind",
+        "ArtifactKindEnum": "experiments.models.ArtifactKind",
+        "ParamKindEnum": "experiments.trainers.PARAM_KINDS",
+        "HypothesisStatusEnum": "board.models.HypothesisStatus",
+    },
 }
 
 # --- Board behaviour ------------------------------------------------------

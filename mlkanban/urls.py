@@ -16,6 +16,8 @@ urlpatterns = [
     path("accounts/signup/", board_views.signup, name="signup"),
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("api/", include("board.api_urls")),
+    path("api/", include("experiments.api_urls")),
     path("api/schema/", board_api.SchemaApi.as_view(), name="api-schema"),
     path("", include("board.urls")),
+    path("", include("experiments.urls")),
 ]

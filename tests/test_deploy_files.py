@@ -127,7 +127,7 @@ def dev(monkeypatch):
 
 def test_dev_run_seeds_the_embedded_sqlite_database(dev):
     assert dev.seed("django.db.backends.sqlite3") is True
-    assert dev.calls == [("seed_demo",)]
+    assert dev.calls == [("seed_demo",), ("seed_runs",)]  # the demo team, then real runs on its cards
 
 
 @pytest.mark.parametrize("engine", ["django.db.backends.postgresql", "django.db.backends.mysql"])

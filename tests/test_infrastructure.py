@@ -33,7 +33,7 @@ def test_healthz_reports_the_configured_database_cache_and_broker(client):
 @pytest.mark.django_db
 def test_healthz_answers_503_naming_the_broker_when_it_is_down(client, monkeypatch):
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery lets it override broker=
-    monkeypatch.setattr("mlkanban.health.app", Celery("down", broker="redis://127.0.0.1:1/0"))
+    monkeypatch.setattr("mlkanban.health.app", Celery("down", broker="redis://127.0.0.1:1/0", set_as_current=False))
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"]["ok"] is False

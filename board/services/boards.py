@@ -273,3 +273,29 @@ def _clean_color(color: str) -> str:
     if len(color) == 7 and color.startswith("#") and all(c in "0123456789abcdefABCDEF" for c in color[1:]):
         return color.lower()
     raise ValidationError({"color": "Use a colour like #1f7a8c."})
+
+
+# --- where training runs send their cards -------------------------------------
+
+@transaction.atomic
+def board_set_run_moves(*, board: Board, on_success_id, on_failure_id) -> Board:
+    """Where a card goes when a training run on it ends: a column of this
+    board for success and one for failure, or None to leave it where it is.
+    (Only cards in an "in progress" column move: services/results.py.)"""
+    board = lock_board(board.pk)
+    chosen = {}
+    errors = {}
+    for name, column_id in (("on_success", on_success_id), ("on_failure", on_failure_id)):
+        if column_id in (None, ""):
+            chosen[name] = None
+            continue
+        try:
+            chosen[name] = Column.objects.get(pk=int(column_id), board=board)
+        except (Column.DoesNotExist, TypeError, ValueError, OverflowError):
+            errors[name] = "Choose a column of this board, or “stay put”."
+    if errors:
+        raise ValidationError(errors)
+    board.move_on_success, board.move_on_failure = chosen["on_success"], chosen["on_failure"]
+    board.save(update_fields=["move_on_success", "move_on_failure"])
+    bump_version(board, layout=True)
+    return board

@@ -7,6 +7,7 @@
 
   const state = {
     version: Number(board.dataset.version),
+    pulse: Number(board.dataset.pulse) || 0,
     layout: Number(board.dataset.layout),
     dragging: false,
     polling: false,
@@ -213,16 +214,36 @@
     let complete = true;
     data.gone.forEach((id) => { const el = document.getElementById("card-" + id); if (el) el.remove(); });
     data.cards.forEach((c) => { if (!placeCard(c.html, c)) complete = false; });
-    applyCounts(data.counts);
+    if (data.counts) applyCounts(data.counts);
+    if (data.jobs) applyLiveJobs(data.jobs);
     refreshEmpty();
     state.version = data.version;
+    if (data.pulse !== undefined) state.pulse = data.pulse;
     if (!complete) window.location.reload(); // e.g. a new swimlane appeared
+  }
+
+  // Progress strips of queued and running training jobs: the answer lists
+  // every active job of the board, so a strip it does not list has ended.
+  function applyLiveJobs(jobs) {
+    document.querySelectorAll("#board .card-live").forEach((strip) => {
+      if (!(strip.dataset.live in jobs)) strip.remove();
+    });
+    Object.keys(jobs).forEach((ticketId) => {
+      const card = document.getElementById("card-" + ticketId);
+      if (!card) return;
+      const tpl = document.createElement("template");
+      tpl.innerHTML = jobs[ticketId];
+      const fresh = tpl.content.firstElementChild;
+      const old = card.querySelector(".card-live");
+      if (old && fresh) old.replaceWith(fresh);
+      else if (fresh) card.querySelector(".card-bottom").before(fresh);
+    });
   }
 
   // Resolves to the changes (or null when there are none), to "signed-out",
   // or rejects when the server could not be reached.
   async function fetchChanges() {
-    const url = pollUrl + "?v=" + state.version + "&layout=" + state.layout + (qs ? "&" + qs : "");
+    const url = pollUrl + "?v=" + state.version + "&p=" + state.pulse + "&layout=" + state.layout + (qs ? "&" + qs : "");
     const r = await fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" });
     if (r.status === 401) {
       // The session ended (mlkanban/middleware.py answers 401 with the login URL).

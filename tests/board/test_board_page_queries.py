@@ -65,7 +65,7 @@ def big_board(board, alice, bob, vera):
 # The board page, for any number of cards (the session is read from the
 # cache: SESSION_ENGINE is cached_db):
 #   1  the user
-#   2  the membership with its board (permissions.membership_for)
+#   2  the membership with its board and its pulse (permissions.membership_for)
 #   3  the columns with their card counts (for WIP limits)
 #   4  the cards: the first page per column (a window function ranks the
 #      matching ids in a subquery), only the fields a card shows
@@ -74,7 +74,8 @@ def big_board(board, alice, bob, vera):
 #   7  the board's labels
 #   8  the board's epics
 #   9  the board's open sprints
-BOARD_PAGE_QUERIES = 9
+#  10  the queued and running training jobs (board.live: the cards' progress strips)
+BOARD_PAGE_QUERIES = 10
 
 
 @pytest.mark.django_db
@@ -98,7 +99,7 @@ def test_swimlanes_by_assignee_run_the_same_queries_for_10_and_500_cards(
     board = big_board(n)
     client.force_login(alice)
 
-    # the same 9 queries: lanes come from the members already loaded
+    # the same 10 queries: lanes come from the members already loaded
     with django_assert_num_queries(BOARD_PAGE_QUERIES):
         response = client.get(f"/b/{board.pk}/?lanes=assignee")
 
@@ -114,7 +115,7 @@ def test_swimlanes_by_epic_run_the_same_queries_for_10_and_500_cards(
     board = big_board(n)
     client.force_login(alice)
 
-    # the same 9 queries: lanes come from the epics already loaded
+    # the same 10 queries: lanes come from the epics already loaded
     with django_assert_num_queries(BOARD_PAGE_QUERIES):
         response = client.get(f"/b/{board.pk}/?lanes=epic")
 
@@ -132,7 +133,7 @@ def test_filtered_board_runs_the_same_queries_for_10_and_500_cards(
     expected = Ticket.objects.filter(board=board, title__icontains="tokenizers", labels__name="vision").count()
     assert expected > 0
 
-    # the same 9 queries: the filters only narrow query 4
+    # the same 10 queries: the filters only narrow query 4
     with django_assert_num_queries(BOARD_PAGE_QUERIES):
         response = client.get(f"/b/{board.pk}/?q=tokenizers&label=vision")
 
@@ -150,7 +151,8 @@ def test_filtered_board_runs_the_same_queries_for_10_and_500_cards(
 #   7  the members with their users   \
 #   8  the board's epics                > what the card renderer looks ids up in
 #   9  the board's labels              /
-POLL_QUERIES = 9
+#  10  the queued and running training jobs (their progress strips)
+POLL_QUERIES = 10
 
 
 @pytest.mark.django_db

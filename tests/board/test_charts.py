@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from board import charts, services
-from board.models import Board, Sprint, Ticket
+from board.models import Board, Sprint, Ticket, TicketEvent
 from tests.factories import UserFactory, make_board
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -346,8 +346,9 @@ def test_each_chart_runs_the_same_number_of_queries_for_small_and_larger_histori
     _grow(story, extra_days=8, tickets=12)
     sprint.refresh_from_db()
 
-    # burndown: events, titles, titles of deleted cards; velocity: sprints, active sprint, events;
-    # cfd: columns, events; accuracy: events, ticket rows; forecast: the burndown's three, first event,
+    # burndown: events, titles, titles of deleted cards (both only when cards entered or left during
+    # the sprint, as here); velocity: sprints, active sprint, events; cfd: columns, events; accuracy:
+    # one statement (latest events joined to the ticket rows); forecast: remaining work, first event,
     # throughput events
     with django_assert_num_queries(small):
         calls[chart]()
@@ -442,6 +443,57 @@ def test_last_burndown_point_and_every_cfd_total_agree_with_the_history(actions)
     for day, total in zip(cfd["days"], cfd["totals"], strict=True):
         previous = existed.get(date.fromisoformat(day), previous)
         assert total == previous, day
+
+
+def _accuracy_by_replay(board, sprint=None):
+    """Estimation accuracy the slow, obvious way: replay every event of the board in order."""
+    cards: dict[int, dict] = {}
+    for event in TicketEvent.objects.filter(board=board).order_by("board_version"):
+        card = cards.setdefault(event.ticket_id, {"category": None, "done_at": None, "points": None,
+                                                  "sprint": None, "deleted": False, "started": None})
+        if event.field in ("created", "column", "category") and event.category:
+            card["category"] = event.category
+            card["done_at"] = event.at if event.category == "done" else None
+            if event.category == "in_progress":
+                card["started"] = min(filter(None, [card["started"], event.at]))
+        elif event.field in ("points", "sprint"):
+            card[event.field] = event.new
+        elif event.field == "deleted":
+            card["deleted"] = True
+    days, skipped = {}, 0
+    for ticket_id, card in cards.items():
+        if card["category"] != "done" or not card["points"] or card["deleted"]:
+            continue
+        if sprint is not None and card["sprint"] != sprint.pk:
+            continue
+        if card["started"] is None:
+            skipped += 1
+            continue
+        days[ticket_id] = (card["points"], round((card["done_at"] - card["started"]).total_seconds() / 86400, 3))
+    return days, skipped
+
+
+@pytest.mark.django_db
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(actions=ACTIONS)
+def test_estimation_accuracy_and_the_forecasts_remaining_work_agree_with_a_replay_of_the_history(actions):
+    user = UserFactory(username="prop")
+    board = make_board(user, name=f"Prop {Board.objects.count()}")
+    s = Story(board, user)
+    sprint = Sprint.objects.create(board=board, name="P", start=date(2026, 3, 2), end=date(2026, 3, 31),
+                                   state=Sprint.State.ACTIVE)
+    when, _ = _play(s, board, sprint, actions, datetime(2026, 3, 2, 8, tzinfo=ZoneInfo("UTC")))
+    now = when + timedelta(hours=1)
+    sprint = Sprint.objects.select_related("board").get(pk=sprint.pk)
+
+    for only in (None, sprint):
+        result = charts.estimation_accuracy(board, sprint=only)
+        assert ({t["id"]: (t["points"], t["days"]) for t in result["tickets"]}, result["skipped_never_started"]) == \
+            _accuracy_by_replay(board, only)
+    # the forecast reads the remaining work without the daily series: the same figure
+    burndown = charts.sprint_burndown(sprint, now=now)
+    assert charts.sprint_forecast(sprint, now=now, seed=1)["remaining"] == burndown["remaining"]
 
 
 # --- the endpoints --------------------------------------------------------------------

@@ -35,7 +35,13 @@ from hypothesis import strategies as st
 from board import forms as board_forms
 from board import services, views
 from board.models import Membership, Ticket
-from board.serializers import MoveSerializer, TicketWriteSerializer
+from board.serializers import (
+    HypothesisCreateSerializer,
+    HypothesisPatchSerializer,
+    MoveSerializer,
+    TicketWriteSerializer,
+)
+from experiments.serializers import RunCreateSerializer, SweepCreateSerializer
 from tests.factories import UserFactory, make_ticket
 
 pytestmark = pytest.mark.django_db
@@ -84,9 +90,39 @@ def world(board, columns, alice, bob, vera):
     epic = services.epic_create(board=board, name="Retrieval", color="#445566")
     sprint = services.sprint_create(board=board, name="Sprint 1", start=date(2026, 1, 5), end=date(2026, 1, 16))
     tickets = [make_ticket(board, alice, title=f"Card {i}", column=columns[i % 2]) for i in range(3)]
+    runs = _training_runs(board, tickets[0], alice)
     board.refresh_from_db()
     return SimpleNamespace(board=board, columns=columns, tickets=tickets, label=label, epic=epic, sprint=sprint,
-                           erin_membership=erin_membership, owner=alice)
+                           erin_membership=erin_membership, owner=alice, runs=runs)
+
+
+def _training_runs(board, ticket, actor) -> SimpleNamespace:
+    """For the run pages: a hypothesis, a finished run with a curve and an
+    artifact, a queued run and a sweep (the run is ended here, no worker)."""
+    import tempfile
+    from pathlib import Path
+
+    from board.services import results
+    from experiments import runner
+    from experiments import services as run_services
+    from experiments.models import Artifact
+
+    spec = run_services.JobSpec.clean(trainer=RUN_TRAINER, dataset="iris", params={})
+    hypothesis = results.hypothesis_create(board=board, ticket_id=ticket.pk, actor=actor, statement="Accurate",
+                                           metric="accuracy", target=0.9)
+    done = run_services.job_claim(run_services.job_create(board=board, ticket_id=ticket.pk, actor=actor, spec=spec).pk,
+                                  worker="fuzz-host")
+    run_services.metrics_insert(done.pk, [("loss", 0, 1.0, done.started_at), ("loss", 1, 0.5, done.started_at)])
+    with tempfile.TemporaryDirectory() as folder:
+        model = Path(folder) / "model.joblib"
+        model.write_bytes(b"model")
+        run_services.job_finish(done, runner.RunOutcome(state="succeeded", final_metrics={"accuracy": 0.95},
+                                artifacts=[runner.ArtifactFile(name="model.joblib", path=model, kind="model", size=5)]))
+    queued = run_services.job_create(board=board, ticket_id=ticket.pk, actor=actor, spec=spec)
+    sweep = run_services.sweep_create(board=board, ticket_id=ticket.pk, actor=actor, spec=spec, mode="grid",
+                                      space={"C": [1.0]}, metric="accuracy")
+    return SimpleNamespace(done=done.pk, queued=queued.pk, artifact=Artifact.objects.get(job_id=done.pk).pk,
+                           sweep=sweep.pk, hypothesis=hypothesis.pk)
 
 
 def _ticket(w) -> Ticket:
@@ -136,6 +172,20 @@ def _card(w):
 
 def _api_ticket(w):
     return {"board_id": w.board.pk, "ticket_id": w.tickets[0].pk}
+
+
+RUN_TRAINER = "experiments.trainers.builtin:logistic_regression"
+RUN_FIELDS = ("trainer", "dataset", "param_C", "param_max_iter", "timeout_s", "memory_mb", "queue", "hypothesis")
+SWEEP_FIELDS = (*RUN_FIELDS[:2], "mode", "samples", "metric", "direction", "values_C", "min_C", "max_C",
+                "values_max_iter", "min_max_iter", "max_max_iter", *RUN_FIELDS[4:])
+
+
+def _run(w, run_id):
+    return {"board_id": w.board.pk, "run_id": run_id}
+
+
+def _hypothesis(w):
+    return {"board_id": w.board.pk, "hypothesis_id": w.runs.hypothesis}
 
 
 def _ticket_form(w):
@@ -211,6 +261,58 @@ TARGETS = [
     Target("api:chart-velocity", query=("last", "format"), kwargs=_board),
     Target("api:chart-cfd", query=("start", "end", "format"), kwargs=_board),
     Target("api:chart-accuracy", query=("sprint", "format"), kwargs=_board),
+    # --- hypotheses (board) ---
+    Target("board:hypothesis-create", "POST", fields=_fields("HypothesisForm"), kwargs=_card, htmx=True,
+           base_body=lambda w: {"statement": "Fuzzed claim", "metric": "f1", "direction": "higher", "target": "0.8"}),
+    Target("board:hypothesis-override", "POST", fields=_fields("HypothesisOverrideForm"), kwargs=_hypothesis,
+           htmx=True, base_body=lambda w: {"status": "refuted", "reason": "fuzz"}),
+    Target("board:hypothesis-delete", "POST", kwargs=_hypothesis, htmx=True),
+    Target("api:hypotheses", query=("limit", "offset", "format"), kwargs=_api_ticket),
+    Target("api:hypotheses", "POST", fields=tuple(HypothesisCreateSerializer().fields), json=True, kwargs=_api_ticket,
+           base_body=lambda w: {"statement": "Fuzzed claim", "metric": "f1", "target": 0.8}),
+    Target("api:hypothesis", query=("format",), kwargs=_hypothesis),
+    Target("api:hypothesis", "PATCH", fields=tuple(HypothesisPatchSerializer().fields), json=True, kwargs=_hypothesis,
+           base_body=lambda w: {"status": "refuted", "reason": "fuzz", "baseline": 0.5}),
+    Target("api:hypothesis", "DELETE", kwargs=_hypothesis, json=True),
+    # --- runs, sweeps and trainers (experiments.api_urls) ---
+    Target("experiments_api:trainers", query=("limit", "offset", "format")),
+    Target("experiments_api:runs", query=("ticket", "state", "limit", "offset", "format"), kwargs=_board),
+    Target("experiments_api:runs", "POST", fields=tuple(RunCreateSerializer().fields), json=True, kwargs=_board,
+           base_body=lambda w: {"ticket": w.tickets[0].pk, "trainer": RUN_TRAINER, "dataset": "iris",
+                                "params": {"C": 0.5}, "hypothesis": w.runs.hypothesis}),
+    Target("experiments_api:run", query=("format",), kwargs=lambda w: _run(w, w.runs.done)),
+    Target("experiments_api:run-cancel", "POST", json=True, kwargs=lambda w: _run(w, w.runs.queued)),
+    Target("experiments_api:run-retry", "POST", json=True, kwargs=lambda w: _run(w, w.runs.done)),
+    Target("experiments_api:run-metrics", query=("key", "format"), kwargs=lambda w: _run(w, w.runs.done)),
+    Target("experiments_api:run-artifacts", query=("limit", "offset", "format"), kwargs=lambda w: _run(w, w.runs.done)),
+    Target("experiments_api:sweeps", query=("ticket", "limit", "offset", "format"), kwargs=_board),
+    Target("experiments_api:sweeps", "POST", fields=tuple(SweepCreateSerializer().fields), json=True, kwargs=_board,
+           base_body=lambda w: {"ticket": w.tickets[0].pk, "trainer": RUN_TRAINER, "dataset": "iris", "mode": "grid",
+                                "space": {"C": [0.5, 2]}, "metric": "accuracy"}),
+    Target("experiments_api:sweep", query=("format",), kwargs=lambda w: {"board_id": w.board.pk,
+                                                                          "sweep_id": w.runs.sweep}),
+    # --- training runs (experiments.urls) ---
+    Target("experiments:ticket-runs", query=("part",), kwargs=_card, htmx=True),
+    Target("experiments:run-create", query=("trainer", "page"), kwargs=_card, htmx=True),
+    Target("experiments:run-create", "POST", fields=RUN_FIELDS, kwargs=_card, htmx=True, base_body=lambda w: {
+        "trainer": RUN_TRAINER, "dataset": "iris", "param_C": "0.5", "timeout_s": "60", "memory_mb": "256",
+        "queue": "train", "hypothesis": w.runs.hypothesis}),
+    Target("experiments:sweep-create", query=("trainer", "page"), kwargs=_card, htmx=True),
+    Target("experiments:sweep-create", "POST", fields=SWEEP_FIELDS, kwargs=_card, htmx=True, base_body=lambda w: {
+        "trainer": RUN_TRAINER, "dataset": "iris", "mode": "random", "samples": "2", "min_C": "0.1", "max_C": "1",
+        "metric": "accuracy", "direction": "higher", "timeout_s": "60", "memory_mb": "256", "queue": "train"}),
+    Target("experiments:compare", query=("runs",), kwargs=_card,
+           base_query=lambda w: {"runs": f"{w.runs.done},{w.runs.queued}"}),
+    Target("experiments:run", query=("part", "was"), kwargs=lambda w: _run(w, w.runs.done), htmx=True,
+           base_query=lambda w: {"part": "state", "was": "active"}),
+    Target("experiments:run-metrics", query=("format",), kwargs=lambda w: _run(w, w.runs.done)),
+    Target("experiments:run-cancel", "POST", fields=("from",), kwargs=lambda w: _run(w, w.runs.queued), htmx=True),
+    Target("experiments:run-retry", "POST", fields=("from",), kwargs=lambda w: _run(w, w.runs.done), htmx=True),
+    Target("experiments:run-baseline", "POST", fields=("hypothesis",), kwargs=lambda w: _run(w, w.runs.done),
+           base_body=lambda w: {"hypothesis": w.runs.hypothesis}),
+    Target("experiments:artifact", kwargs=lambda w: {**_run(w, w.runs.done), "artifact_id": w.runs.artifact}),
+    Target("experiments:sweep", query=("part", "was"), htmx=True,
+           kwargs=lambda w: {"board_id": w.board.pk, "sweep_id": w.runs.sweep}),
 ]
 
 
@@ -349,6 +451,10 @@ def owner_client(client, world):
 def _group(target: Target) -> str:
     if target.name.startswith("api:"):
         return "api"
+    if target.name.startswith("experiments:"):
+        return "run pages"
+    if target.name.startswith("experiments_api:"):
+        return "runs api"
     if target.name.startswith("board:settings"):
         return "board settings"
     return "board pages" if target.name.startswith("board:") else "accounts and the rest"

@@ -16,8 +16,26 @@ import pytest
 from django.test import Client
 
 from board import services
-from board.models import Board, Column, Comment, Epic, Invitation, Label, Membership, Sprint, Ticket, TicketEvent
+from board.models import (
+    Board,
+    Column,
+    Comment,
+    Epic,
+    Hypothesis,
+    Invitation,
+    Label,
+    Membership,
+    Sprint,
+    Ticket,
+    TicketEvent,
+)
+from board.services import results as board_results
+from experiments import runner
+from experiments import services as run_services
+from experiments.models import Artifact, TrainingJob
 from tests.factories import UserFactory, make_board, make_ticket
+
+RUN_PAGES_MARK = "runs: "  # the training-run pages' endpoints (experiments.urls), set up by _runs below
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -28,7 +46,7 @@ INVITEE = "invitee"  # the person an invitation is for, whatever their role
 @dataclass(frozen=True)
 class Endpoint:
     name: str
-    method: str  # GET | POST | PATCH
+    method: str  # GET | POST | PATCH | DELETE
     url: Callable  # ctx -> path
     needs: str  # READ | WRITE | ADMIN | ANY_USER (not under a board) | INVITEE
     ok_status: int  # what an allowed request answers
@@ -37,6 +55,7 @@ class Endpoint:
     api: bool = False
     setup: Callable | None = None  # ctx -> None: state the endpoint needs (an active sprint to close)
     redirect: Callable | None = None  # ctx -> where a 302 goes (the settings page when None)
+    bumps_version: bool = True  # False for writes that leave the card as it is (a run queued, not yet ended)
 
     def __str__(self):
         return self.name
@@ -59,6 +78,33 @@ def _ticket_form(ctx, **overrides):
 def _move_data(ctx):
     t = Ticket.objects.get(pk=ctx.ticket.pk)
     return {"ticket": t.pk, "version": t.version, "column": ctx.columns[1].pk, "position": "bottom"}
+
+
+def _runs(ctx):
+    """What the run pages need: a hypothesis, a finished run with a curve and an
+    image artifact, a queued run and a sweep (no worker: the run is ended here)."""
+    import tempfile
+    from pathlib import Path
+
+    actor = ctx.users["owner"]
+    spec = run_services.JobSpec.clean(trainer="experiments.trainers.builtin:logistic_regression", dataset="iris",
+                                      params={})
+    ctx.hypothesis = board_results.hypothesis_create(board=ctx.board, ticket_id=ctx.ticket.pk, actor=actor,
+                                                     statement="Accurate", metric="accuracy", target=0.9)
+    done = run_services.job_create(board=ctx.board, ticket_id=ctx.ticket.pk, actor=actor, spec=spec)
+    claimed = run_services.job_claim(done.pk, worker="matrix-host")
+    run_services.metrics_insert(done.pk, [("loss", 0, 1.0, claimed.started_at), ("loss", 1, 0.5, claimed.started_at)])
+    with tempfile.TemporaryDirectory() as folder:
+        image = Path(folder) / "confusion_matrix.png"
+        image.write_bytes(b"\x89PNG\r\n\x1a\n")
+        run_services.job_finish(claimed, runner.RunOutcome(
+            state="succeeded", final_metrics={"accuracy": 0.95},
+            artifacts=[runner.ArtifactFile(name="confusion_matrix.png", path=image, kind="image", size=8)]))
+    ctx.run_done = TrainingJob.objects.get(pk=done.pk)
+    ctx.artifact = Artifact.objects.get(job=done)
+    ctx.run_queued = run_services.job_create(board=ctx.board, ticket_id=ctx.ticket.pk, actor=actor, spec=spec)
+    ctx.sweep = run_services.sweep_create(board=ctx.board, ticket_id=ctx.ticket.pk, actor=actor, spec=spec,
+                                          mode="grid", space={"C": [1.0]}, metric="accuracy")
 
 
 ENDPOINTS = [
@@ -138,6 +184,16 @@ ENDPOINTS = [
              ADMIN, 302),
     Endpoint("settings sprint_add", "POST", lambda c: f"{_b(c)}/settings/sprint_add/", ADMIN, 302,
              lambda c: {"name": "Sprint 9", "start": "2026-01-05", "end": "2026-01-16"}),
+    Endpoint("settings run_moves", "POST", lambda c: f"{_b(c)}/settings/run_moves/", ADMIN, 302,
+             lambda c: {"on_success": c.columns[3].pk, "on_failure": ""}),
+    # --- hypotheses on the ticket modal (members) ---
+    Endpoint("hypothesis create", "POST", lambda c: f"{_b(c)}/t/{c.ticket.number}/hypotheses/", WRITE, 200,
+             lambda c: {"statement": "From the matrix", "metric": "f1", "direction": "higher", "target": "0.8"},
+             htmx=True),
+    Endpoint("hypothesis override", "POST", lambda c: f"{_b(c)}/hypotheses/{c.hypothesis.pk}/override/", WRITE, 200,
+             lambda c: {"status": "refuted", "reason": "The matrix says so"}, htmx=True, setup=lambda c: _runs(c)),
+    Endpoint("hypothesis delete", "POST", lambda c: f"{_b(c)}/hypotheses/{c.hypothesis.pk}/delete/", WRITE, 200,
+             htmx=True, setup=lambda c: _runs(c)),
     # --- REST API ---
     Endpoint("api board list", "GET", lambda c: "/api/boards/", ANY_USER, 200, api=True),
     Endpoint("api board", "GET", lambda c: f"/api/boards/{c.board.pk}/", READ, 200, api=True),
@@ -150,6 +206,41 @@ ENDPOINTS = [
     Endpoint("api ticket", "GET", lambda c: f"/api/boards/{c.board.pk}/tickets/{c.ticket.pk}/", READ, 200, api=True),
     Endpoint("api ticket edit", "PATCH", lambda c: f"/api/boards/{c.board.pk}/tickets/{c.ticket.pk}/", WRITE, 200,
              lambda c: {"version": Ticket.objects.get(pk=c.ticket.pk).version, "points": 8}, api=True),
+    # --- hypotheses, runs, sweeps and trainers (board.api, experiments.api) ---
+    Endpoint("api hypotheses", "GET", lambda c: f"/api/boards/{c.board.pk}/tickets/{c.ticket.pk}/hypotheses/", READ,
+             200, api=True),
+    Endpoint("api hypothesis create", "POST", lambda c: f"/api/boards/{c.board.pk}/tickets/{c.ticket.pk}/hypotheses/",
+             WRITE, 201, lambda c: {"statement": "From the matrix", "metric": "f1", "target": 0.8}, api=True),
+    Endpoint("api hypothesis", "GET", lambda c: f"/api/boards/{c.board.pk}/hypotheses/{c.hypothesis.pk}/", READ, 200,
+             api=True, setup=lambda c: _runs(c)),
+    Endpoint("api hypothesis override", "PATCH", lambda c: f"/api/boards/{c.board.pk}/hypotheses/{c.hypothesis.pk}/",
+             WRITE, 200, lambda c: {"status": "refuted", "reason": "The matrix says so"}, api=True,
+             setup=lambda c: _runs(c)),
+    Endpoint("api hypothesis delete", "DELETE", lambda c: f"/api/boards/{c.board.pk}/hypotheses/{c.hypothesis.pk}/",
+             WRITE, 204, api=True, setup=lambda c: _runs(c)),
+    Endpoint("api trainers", "GET", lambda c: "/api/trainers/", ANY_USER, 200, api=True),
+    *[Endpoint(f"api {name}", method, url, needs, ok, data or (lambda c: {}), api=True, setup=lambda c: _runs(c),
+               bumps_version=bumps)
+      for name, method, url, needs, ok, data, bumps in [
+          ("runs", "GET", lambda c: f"/api/boards/{c.board.pk}/runs/?ticket={c.ticket.pk}", READ, 200, None, True),
+          ("run create", "POST", lambda c: f"/api/boards/{c.board.pk}/runs/", WRITE, 201,
+           lambda c: {"ticket": c.ticket.pk, "trainer": "experiments.trainers.builtin:logistic_regression",
+                      "dataset": "iris", "params": {"C": 2}}, False),  # queued: the card changes when it ends
+          ("run", "GET", lambda c: f"/api/boards/{c.board.pk}/runs/{c.run_done.pk}/", READ, 200, None, True),
+          ("run cancel", "POST", lambda c: f"/api/boards/{c.board.pk}/runs/{c.run_queued.pk}/cancel/", WRITE, 200,
+           None, True),
+          ("run retry", "POST", lambda c: f"/api/boards/{c.board.pk}/runs/{c.run_done.pk}/retry/", WRITE, 201, None,
+           False),
+          ("run metrics", "GET", lambda c: f"/api/boards/{c.board.pk}/runs/{c.run_done.pk}/metrics/?key=loss", READ,
+           200, None, True),
+          ("run artifacts", "GET", lambda c: f"/api/boards/{c.board.pk}/runs/{c.run_done.pk}/artifacts/", READ, 200,
+           None, True),
+          ("sweeps", "GET", lambda c: f"/api/boards/{c.board.pk}/sweeps/", READ, 200, None, True),
+          ("sweep create", "POST", lambda c: f"/api/boards/{c.board.pk}/sweeps/", WRITE, 201,
+           lambda c: {"ticket": c.ticket.pk, "trainer": "experiments.trainers.builtin:logistic_regression",
+                      "dataset": "iris", "mode": "grid", "space": {"C": [0.5, 2]}, "metric": "accuracy"}, False),
+          ("sweep", "GET", lambda c: f"/api/boards/{c.board.pk}/sweeps/{c.sweep.pk}/", READ, 200, None, True),
+      ]],
     # --- chart data (reads) ---
     Endpoint("api burndown", "GET", lambda c: f"/api/boards/{c.board.pk}/sprints/{c.sprint.pk}/burndown/?unit=tickets",
              READ, 200, api=True),
@@ -157,6 +248,38 @@ ENDPOINTS = [
              api=True),
     Endpoint("api velocity", "GET", lambda c: f"/api/boards/{c.board.pk}/velocity/?last=3", READ, 200, api=True),
     Endpoint("api cfd", "GET", lambda c: f"/api/boards/{c.board.pk}/cfd/", READ, 200, api=True),
+    # --- training runs (experiments.urls) ---
+    *[Endpoint(RUN_PAGES_MARK + name, method, url, needs, ok, data or (lambda c: {}), htmx=htmx, setup=lambda c: _runs(c),
+               bumps_version=bumps, redirect=redirect)
+      for name, method, url, needs, ok, data, htmx, bumps, redirect in [
+          ("ticket-runs", "GET", lambda c: f"{_b(c)}/t/{c.ticket.number}/runs/", READ, 200, None, True, True, None),
+          ("run-create form", "GET", lambda c: f"{_b(c)}/t/{c.ticket.number}/runs/new/", WRITE, 200, None, True, True,
+           None),
+          ("run-create", "POST", lambda c: f"{_b(c)}/t/{c.ticket.number}/runs/new/", WRITE, 200,
+           lambda c: {"trainer": "experiments.trainers.builtin:logistic_regression", "dataset": "iris",
+                      "timeout_s": "60", "memory_mb": "256", "queue": "train"}, True, False, None),
+          ("sweep-create form", "GET", lambda c: f"{_b(c)}/t/{c.ticket.number}/sweeps/new/", WRITE, 200, None, True,
+           True, None),
+          ("sweep-create", "POST", lambda c: f"{_b(c)}/t/{c.ticket.number}/sweeps/new/", WRITE, 200,
+           lambda c: {"trainer": "experiments.trainers.builtin:logistic_regression", "dataset": "iris",
+                      "mode": "grid", "values_C": "0.5,2", "metric": "accuracy", "direction": "higher",
+                      "timeout_s": "60", "memory_mb": "256", "queue": "train"}, True, False, None),
+          ("compare", "GET", lambda c: f"{_b(c)}/t/{c.ticket.number}/compare/?runs={c.run_done.pk},{c.run_queued.pk}",
+           READ, 200, None, False, True, None),
+          ("run", "GET", lambda c: f"{_b(c)}/runs/{c.run_done.pk}/", READ, 200, None, False, True, None),
+          ("run state", "GET", lambda c: f"{_b(c)}/runs/{c.run_queued.pk}/?part=state", READ, 200, None, True, True,
+           None),
+          ("run-metrics", "GET", lambda c: f"{_b(c)}/runs/{c.run_done.pk}/metrics/", READ, 200, None, False, True,
+           None),
+          ("artifact", "GET", lambda c: f"{_b(c)}/runs/{c.run_done.pk}/artifacts/{c.artifact.pk}/", READ, 200, None,
+           False, True, None),
+          ("sweep", "GET", lambda c: f"{_b(c)}/sweeps/{c.sweep.pk}/", READ, 200, None, False, True, None),
+          ("run-cancel", "POST", lambda c: f"{_b(c)}/runs/{c.run_queued.pk}/cancel/", WRITE, 200, None, True, True,
+           None),
+          ("run-retry", "POST", lambda c: f"{_b(c)}/runs/{c.run_done.pk}/retry/", WRITE, 200, None, True, False, None),
+          ("run-baseline", "POST", lambda c: f"{_b(c)}/runs/{c.run_done.pk}/baseline/", WRITE, 302,
+           lambda c: {"hypothesis": c.hypothesis.pk}, False, True, lambda c: f"{_b(c)}/runs/{c.run_done.pk}/"),
+      ]],
     Endpoint("api accuracy", "GET", lambda c: f"/api/boards/{c.board.pk}/accuracy/?sprint={c.sprint.pk}", READ, 200,
              api=True),
 ]
@@ -205,8 +328,9 @@ def _request(client, endpoint, ctx, user):
     extra = HTMX if endpoint.htmx else {}
     if endpoint.method == "GET":
         return client.get(url, **extra)
-    if endpoint.method == "PATCH":
-        return client.patch(url, endpoint.data(ctx), content_type="application/json", **extra)
+    if endpoint.method in ("PATCH", "DELETE"):
+        send = client.patch if endpoint.method == "PATCH" else client.delete
+        return send(url, endpoint.data(ctx), content_type="application/json", **extra)
     if endpoint.api:
         return client.post(url, endpoint.data(ctx), content_type="application/json", **extra)
     return client.post(url, endpoint.data(ctx), **extra)
@@ -227,6 +351,8 @@ def _snapshot(board_id):
             "id", "column_id", "rank", "title", "version", "archived_at")),
         "events": TicketEvent.objects.filter(board=board).count(),
         "comments": Comment.objects.filter(ticket__board=board).count(),
+        "runs": sorted(TrainingJob.objects.filter(board=board).values_list("id", "state")),
+        "hypotheses": sorted(Hypothesis.objects.filter(board=board).values_list("id", "baseline", "status")),
     }
 
 
@@ -237,7 +363,8 @@ def _assert_allowed(response, endpoint, ctx, before):
     if endpoint.method != "GET":
         after = _snapshot(ctx.board.pk)
         assert after != before, "an allowed write changed nothing"
-        assert after["board"][3] > before["board"][3], "an allowed write must bump Board.version"
+        if endpoint.bumps_version:
+            assert after["board"][3] > before["board"][3], "an allowed write must bump Board.version"
 
 
 # --- anonymous ----------------------------------------------------------------
@@ -417,11 +544,12 @@ def test_the_matrix_covers_every_board_and_api_url():
         "settings", "settings-action", "settings-item", "invitation-accept", "invitation-decline",
         "ticket-archive", "ticket-restore", "ticket-delete", "standup",
         "sprints", "sprint", "sprint-start", "sprint-close", "sprint-plan",
-        "reports",
+        "reports", "hypothesis-create", "hypothesis-override", "hypothesis-delete",
     }
     assert {p.name for p in api_urls.urlpatterns} == {
         "boards", "board", "tickets", "ticket", "ticket-move",
         "chart-burndown", "chart-forecast", "chart-velocity", "chart-cfd", "chart-accuracy",
+        "hypotheses", "hypothesis",
     }
     assert {e.name for e in INVITEE_ONLY} == {"invitation accept", "invitation decline"}
     settings_actions = {e.name.removeprefix("settings ") for e in OWNER_ONLY
@@ -429,8 +557,26 @@ def test_the_matrix_covers_every_board_and_api_url():
     assert settings_actions == {
         "board", "invite", "invite_cancel", "member_role", "member_remove", "column_add", "column_update",
         "column_left", "column_right", "column_delete", "label_add", "label_delete", "epic_add", "epic_delete",
-        "sprint_add", "sprint_delete",
+        "sprint_add", "sprint_delete", "run_moves",
     }
+
+
+def test_the_matrix_covers_every_experiments_api_url():
+    """A new endpoint of experiments.api_urls must be added to the matrix above."""
+    from experiments import api_urls as run_api_urls
+
+    covered = {"trainers", "runs", "run-create", "run", "run-cancel", "run-retry", "run-metrics", "run-artifacts",
+               "sweeps", "sweep-create", "sweep"}
+    assert {e.name.removeprefix("api ").replace(" ", "-") for e in API} >= covered
+    assert {p.name for p in run_api_urls.urlpatterns} | {"run-create", "sweep-create"} == covered
+
+
+def test_the_matrix_covers_every_training_run_page():
+    """A new run page must be added to the matrix above."""
+    from experiments import urls as run_urls
+
+    covered = {e.name.removeprefix(RUN_PAGES_MARK).split(" ")[0] for e in ENDPOINTS if e.name.startswith(RUN_PAGES_MARK)}
+    assert {p.name for p in run_urls.urlpatterns} == covered
 
 
 # --- another board's objects ---------------------------------------------------------

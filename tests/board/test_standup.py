@@ -405,3 +405,31 @@ def test_the_service_refuses_an_unknown_time_zone_and_leaves_it_alone_when_not_g
 
     board.refresh_from_db()
     assert (board.name, board.time_zone) == ("Renamed", "America/Lima")
+
+
+@pytest.mark.django_db
+def test_training_runs_that_ended_in_the_window_show_under_who_started_them_with_their_verdict(
+    client, board, columns, alice, bob
+):
+    from board.services import results
+
+    with time_machine.travel(at(date(2026, 11, 20), 10), tick=False):
+        ticket = make_ticket(board, alice, title="Boosting on churn", assignee=bob)
+        hypothesis = results.hypothesis_create(
+            board=board, ticket_id=ticket.pk, actor=bob, statement="Boosting lifts ROC AUC above 0.93",
+            metric="roc_auc", target=0.93)
+    with time_machine.travel(at(FRI, 15), tick=False):
+        results.ticket_record_run(board=board, ticket_id=ticket.pk, outcome=results.RunOutcome(
+            run_id=12, state="succeeded", metrics={"roc_auc": 0.962}, hypothesis_id=hypothesis.pk, user=bob))
+    with time_machine.travel(at(date(2026, 11, 25), 15), tick=False):  # before the window
+        results.ticket_record_run(board=board, ticket_id=ticket.pk, outcome=results.RunOutcome(
+            run_id=7, state="failed", error="ValueError: bad", user=bob))
+    client.force_login(alice)
+
+    html = page(client, board, "?person=bob", now=at(MON, 9)).content.decode()
+
+    bob_section = section(html, "bob")
+    assert "Training runs that ended" in bob_section
+    assert "run 12 succeeded: roc_auc 0.962 ≥ 0.93, hypothesis supported" in bob_section
+    assert "run 7" not in bob_section
+    assert "No runs ended since Friday." in section(html, "alice")
