@@ -291,8 +291,11 @@ JOBS_DIR = VAR_DIR / "jobs"
 # Modules whose @trainer functions jobs may run, each with its submodules
 # (experiments.trainers.builtin is always allowed). Their code runs in the workers.
 TRAINER_MODULES = env.list("MLKANBAN_TRAINER_MODULES", default=["experiments.examples"])
-JOB_TIMEOUT_MAX_S = env.int("MLKANBAN_JOB_TIMEOUT_MAX_S", default=6 * 3600 - 600)
-JOB_TIMEOUT_DEFAULT_S = 600
+# By default a little below the task's time limit (21,000 s with the default 6 h), so a
+# shorter CELERY_TASK_TIME_LIMIT lowers it too rather than refusing to start.
+_task_limit = min(CELERY_TASK_TIME_LIMIT, CELERY_TASK_SOFT_TIME_LIMIT)
+JOB_TIMEOUT_MAX_S = env.int("MLKANBAN_JOB_TIMEOUT_MAX_S", default=max(1, _task_limit - min(540, _task_limit // 10)))
+JOB_TIMEOUT_DEFAULT_S = min(600, JOB_TIMEOUT_MAX_S)
 JOB_MEMORY_MAX_MB = env.int("MLKANBAN_JOB_MEMORY_MAX_MB", default=8192)
 JOB_MEMORY_MIN_MB = 64
 JOB_MEMORY_DEFAULT_MB = 1024

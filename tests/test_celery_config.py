@@ -79,7 +79,7 @@ def test_every_celery_setting_is_overridable_from_the_environment(tmp_path):
     )
     assert (conf["acks_late"], conf["reject_on_worker_lost"], conf["prefetch"]) == (False, False, 4)
     assert (conf["time_limit"], conf["soft_time_limit"]) == (600, 540)
-    assert conf["transport"] == {"visibility_timeout": 900}
+    assert conf["transport"] == {"visibility_timeout": 900, "socket_connect_timeout": 2}
     assert conf["default_queue"] == "chores"
     assert conf["queues"] == ["chores", "train", "gpu", "big-gpu"]
     assert conf["routes"] == {"experiments.tasks.sweep": {"queue": "big-gpu"}}
