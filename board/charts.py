@@ -20,7 +20,7 @@ from operator import or_
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import BigIntegerField, FloatField, Q, Value
+from django.db.models import BigIntegerField, F, FloatField, Q, Sum, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -124,27 +124,15 @@ class _Card:
 
 
 # Rows come back lean: (ticket_id, epoch seconds, field, new, old, category),
-# with new/old as integers (ids, points; booleans as 1/0) or None (text values).
-# The database turns times and JSON into numbers: the ORM's per-row converters
-# cost more than the charts' whole fold.
+# with new/old as integers (ids, points; booleans as 1/0) or None (text values):
+# the events' generated columns new_int/old_int (models.JsonInteger), and the
+# time turned into a number by the database. The ORM's per-row converters, and
+# converting JSON per row in the query, cost more than the charts' whole fold.
 _T = '"board_ticketevent"'
-_LEAN_SQL = {  # (epoch seconds of a time column, a JSON column as an integer), for a column {c}
-    "postgresql": (
-        "date_part('epoch', {c})",  # float8 directly (EXTRACT gives numeric, several times slower)
-        "CASE jsonb_typeof({c}) WHEN 'number' THEN ({c} #>> '{{}}')::numeric::bigint "
-        "WHEN 'boolean' THEN CASE WHEN {c}::text = 'true' THEN 1 ELSE 0 END END",
-    ),
-    "sqlite": (
-        "(julianday({c}) - 2440587.5) * 86400.0",
-        "CASE json_type({c}) WHEN 'integer' THEN json_extract({c}, '$') WHEN 'true' THEN 1 WHEN 'false' THEN 0 END",
-    ),
+_LEAN_EPOCH = {  # epoch seconds of a time column {c}
+    "postgresql": "date_part('epoch', {c})",  # float8 directly (EXTRACT gives numeric, several times slower)
+    "sqlite": "(julianday({c}) - 2440587.5) * 86400.0",
 }
-
-
-def _number(value):
-    if isinstance(value, bool):
-        return int(value)
-    return value if isinstance(value, int) else None
 
 
 def _events(board: Board, fields, *, tickets=None, before: float | None = None, old: bool = True) -> list[tuple]:
@@ -157,23 +145,13 @@ def _events(board: Board, fields, *, tickets=None, before: float | None = None, 
         qs = qs.filter(ticket_id__in=tickets)
     if before is not None:
         qs = qs.filter(at__lt=datetime.fromtimestamp(before, tz=UTC))
-    qs = qs.order_by("board_version")
-    lean = _LEAN_SQL.get(connection.vendor)
-    if lean is None:  # another database: the ORM converts, slower
-        return [(ticket_id, at.timestamp(), field, _number(new), _number(was) if old else None, category)
-                for ticket_id, at, field, new, was, category
-                in qs.values_list("ticket_id", "at", "field", "new", "old", "category")]
-    epoch, number = _lean_expressions()
-    rows = qs.annotate(t=epoch, n=number("new"), o=number("old") if old else Value(None, BigIntegerField()))
-    return _plain_rows(rows.values_list("ticket_id", "t", "field", "n", "o", "category"))
-
-
-def _lean_expressions():
-    """The event's time in epoch seconds, and a function giving a JSON column
-    (new, old) as an integer (see above), as SQL expressions."""
-    epoch, number = _LEAN_SQL[connection.vendor]
-    return (RawSQL(epoch.format(c=f'{_T}."at"'), [], output_field=FloatField()),
-            lambda column: RawSQL(number.format(c=f'{_T}."{column}"'), [], output_field=BigIntegerField()))
+    qs = qs.order_by("board_version").annotate(o=F("old_int") if old else Value(None, BigIntegerField()))
+    epoch = _LEAN_EPOCH.get(connection.vendor)
+    if epoch is None:  # another database: the ORM converts the time, slower
+        return [(ticket_id, at.timestamp(), *rest)
+                for ticket_id, at, *rest in qs.values_list("ticket_id", "at", "field", "new_int", "o", "category")]
+    qs = qs.annotate(t=RawSQL(epoch.format(c=f'{_T}."at"'), [], output_field=FloatField()))
+    return _plain_rows(qs.values_list("ticket_id", "t", "field", "new_int", "o", "category"))
 
 
 def _plain_rows(queryset) -> list[tuple]:
@@ -187,7 +165,7 @@ def _plain_rows(queryset) -> list[tuple]:
 def _tickets_ever_in(board: Board, sprint_ids):
     """Ids of the tickets that ever entered one of the sprints (a subquery):
     every entry into a sprint, creation included, is a "sprint" event."""
-    entered = reduce(or_, (Q(new=sprint_id) for sprint_id in sprint_ids))
+    entered = reduce(or_, (Q(new_int=sprint_id) for sprint_id in sprint_ids))
     return TicketEvent.objects.filter(entered, board_id=board.pk, field="sprint").values("ticket_id")
 
 
@@ -345,27 +323,24 @@ def sprint_frozen_series(sprint: Sprint, *, now: datetime | None = None) -> dict
 
 # --- velocity ---------------------------------------------------------------------
 
-def velocity(board: Board, *, last: int = 6, now: datetime | None = None) -> dict:
+def velocity(board: Board, *, last: int = 6) -> dict:
     """The last N closed sprints (oldest first), then the active one: points
     committed against completed. Missing figures are computed from the history."""
     if isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= 50:
         raise ValidationError({"last": "Last is a whole number of sprints from 1 to 50."})
-    now = now or timezone.now()
     tz = board_tz(board)
     closed = closed_sprints(board, last=last)[::-1]
     active = Sprint.objects.filter(board=board, state=Sprint.State.ACTIVE).defer("series").first()
     sprints = closed + ([active] if active else [])
     if not sprints:
         return {"sprints": [], "average_completed": None}
-    # The figures not recorded (an active sprint's completion, sprints from before
-    # they were recorded) are read from the history at their moment.
+    # The figures not recorded (sprints from before they were recorded) are read
+    # from the history at their moment; the active sprint's completion is below.
     cutoffs = []
     for sprint in sprints:
         if sprint.committed_points is None:
             cutoffs.append(((sprint.started_at or _midnight(sprint.start, tz)).timestamp(), sprint.pk, "committed"))
-        if sprint.state != Sprint.State.CLOSED:
-            cutoffs.append((now.timestamp(), sprint.pk, "completed"))
-        elif sprint.completed_points is None:
+        if sprint.state == Sprint.State.CLOSED and sprint.completed_points is None:
             finish_at = (sprint.closed_at or _midnight(sprint.end + timedelta(days=1), tz)).timestamp()
             cutoffs.append((finish_at, sprint.pk, "completed"))
     cutoffs.sort(key=lambda c: c[0])
@@ -396,6 +371,11 @@ def velocity(board: Board, *, last: int = 6, now: datetime | None = None) -> dic
     for (_, sprint_id, what), sums in zip(cutoffs, snaps, strict=True):
         pair = sums.get(sprint_id, [0, 0])
         from_history[(sprint_id, what)] = pair[0] if what == "committed" else pair[1]
+    if active is not None:
+        # The active sprint's completion now: the history's end is the tickets' current rows
+        # (every write records its events in the same transaction), so one sum over them.
+        done_now = Ticket.objects.filter(board_id=board.pk, sprint=active, column__category=DONE)
+        from_history[(active.pk, "completed")] = done_now.aggregate(points=Sum("points"))["points"] or 0
     out = []
     for sprint in sprints:
         committed = sprint.committed_points
@@ -487,7 +467,7 @@ def _quartiles(values: list[float]) -> dict:
 
 
 _FINISHED_SQL = """
-SELECT l.ticket_id, {done_at}, {points}, {sprint}, {started}, t.number, t.title, t.kind
+SELECT l.ticket_id, {done_at}, p.new_int, s.new_int, {started}, t.number, t.title, t.kind
 FROM (SELECT ticket_id,
              MAX(CASE WHEN field IN ({flow}) THEN board_version END) AS flow_version,
              MAX(CASE WHEN field = 'points' THEN board_version END) AS points_version,
@@ -518,18 +498,15 @@ def _finished_tickets(board: Board) -> list[tuple]:
     One statement: one pass over the board's chart events (grouped per ticket,
     in the order of the event_chart_history index, so no sort), then a lookup
     of each done ticket's three latest events and its row."""
-    lean = _LEAN_SQL.get(connection.vendor)
-    epoch, number = lean or ("{c}", "{c}")
+    epoch = _LEAN_EPOCH.get(connection.vendor)
     sql = _FINISHED_SQL.format(
-        done_at=epoch.format(c="f.at"), points=number.format(c="p.new"), sprint=number.format(c="s.new"),
-        started=epoch.format(c="l.started"), flow=", ".join(f"'{field}'" for field in FLOW_FIELDS))
+        done_at=(epoch or "{c}").format(c="f.at"), started=(epoch or "{c}").format(c="l.started"),
+        flow=", ".join(f"'{field}'" for field in FLOW_FIELDS))
     with connection.cursor() as cursor:
         cursor.execute(sql, {"board": board.pk, "in_progress": IN_PROGRESS, "done": DONE})
         rows = cursor.fetchall()
-    if lean is None:  # another database: plain values, converted here (slower)
-        json_field = TicketEvent._meta.get_field("new")
-        value = lambda raw: _number(json_field.from_db_value(raw, None, connection))  # noqa: E731
-        rows = [(ticket_id, _aware(done_at).timestamp(), value(points), value(sprint_id),
+    if epoch is None:  # another database: plain times, converted here (slower)
+        rows = [(ticket_id, _aware(done_at).timestamp(), points, sprint_id,
                  _aware(started).timestamp() if started is not None else None, *text)
                 for ticket_id, done_at, points, sprint_id, started, *text in rows]
     return rows

@@ -35,12 +35,15 @@ def closed_sprints(board: Board, *, last: int) -> list[Sprint]:
 
 def velocity(board: Board) -> Velocity:
     """Mean completed points of the last three closed sprints, as recorded at
-    their close (one query; board.charts.velocity also reads the history)."""
+    their close (one query; board.charts.velocity also reads the history). A
+    sprint closed without a recorded figure (imported, or from before figures
+    were recorded) is left out of the mean rather than counted as zero."""
     closed = closed_sprints(board, last=VELOCITY_SPRINTS)
-    if not closed:
+    recorded = [s for s in closed if s.completed_points is not None]
+    if not recorded:
         return Velocity(None, [])
-    mean = sum(s.completed_points or 0 for s in closed) / len(closed)
-    return Velocity(round(mean, 1), closed)
+    mean = sum(s.completed_points for s in recorded) / len(recorded)
+    return Velocity(round(mean, 1), recorded)
 
 
 def sprint_list(board: Board) -> dict:

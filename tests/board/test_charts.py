@@ -172,7 +172,7 @@ def test_hard_deletes_and_archives_after_the_sprint_leave_its_live_burndown_alon
 def test_velocity_reads_commitment_and_completion_from_the_history_when_not_recorded(story):
     _, sprint, _ = story
 
-    result = charts.velocity(sprint.board, now=AFTER)
+    result = charts.velocity(sprint.board)
 
     row, = result["sprints"]
     assert (row["committed"], row["completed"]) == (21, 14)  # A3 B8 C2 E1 done at the close
@@ -183,7 +183,7 @@ def test_velocity_prefers_recorded_figures(story):
     _, sprint, _ = story
     Sprint.objects.filter(pk=sprint.pk).update(committed_points=30, completed_points=12)
 
-    row, = charts.velocity(sprint.board, now=AFTER)["sprints"]
+    row, = charts.velocity(sprint.board)["sprints"]
 
     assert (row["committed"], row["completed"]) == (30, 12)
 
@@ -335,7 +335,7 @@ def test_each_chart_runs_the_same_number_of_queries_for_small_and_larger_histori
     s, sprint, _ = story
     calls = {
         "burndown": lambda: charts.sprint_burndown(sprint, now=AFTER),
-        "velocity": lambda: charts.velocity(s.board, now=AFTER),
+        "velocity": lambda: charts.velocity(s.board),
         "cfd": lambda: charts.cumulative_flow(s.board, start=date(2026, 2, 1), end=date(2026, 3, 20), now=AFTER),
         "accuracy": lambda: charts.estimation_accuracy(s.board),
         "forecast": lambda: charts.sprint_forecast(sprint, now=AFTER, seed=1),

@@ -658,6 +658,19 @@ def test_the_planning_view_shows_velocity_of_the_last_three_closed_sprints(clien
 
 
 @pytest.mark.django_db
+def test_a_closed_sprint_without_a_recorded_figure_is_left_out_of_the_planning_velocity(client, board, alice):
+    for i, points in enumerate([20, None, 40]):
+        s = sprint(board, f"Old {i}", start=MON - timedelta(days=14 * (3 - i)))
+        Sprint.objects.filter(pk=s.pk).update(state=Sprint.State.CLOSED, completed_points=points)
+    s = sprint(board)
+    client.force_login(alice)
+
+    html = client.get(f"/b/{board.pk}/sprints/{s.pk}/plan/").content.decode()
+
+    assert "<strong>30.0</strong> points" in html  # (20 + 40) / 2, not (20 + 0 + 40) / 3
+
+
+@pytest.mark.django_db
 def test_planning_by_form_adds_and_removes_cards(client, board, bob, plan_board):
     s, backlog, planned = plan_board
     client.force_login(bob)
