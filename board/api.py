@@ -28,6 +28,8 @@ from .serializers import (
     TicketSerializer,
     TicketWriteSerializer,
     ValidationErrorSerializer,
+    ticket_representations,
+    ticket_rows,
 )
 from .services import results
 
@@ -127,11 +129,13 @@ class TicketListApi(ListAPIView):
     filter_backends = []
 
     def get_queryset(self):
-        board, _ = board_for(self.request.user, self.kwargs["board_id"], needs=READ)
-        return (
-            selectors.ticket_filter(board, self.request.query_params).qs
-            .select_related("assignee", "board").prefetch_related("labels").order_by("column__position", "rank")
-        )
+        self.board, _ = board_for(self.request.user, self.kwargs["board_id"], needs=READ)
+        return selectors.ticket_filter(self.board, self.request.query_params).qs.order_by("column__position", "rank")
+
+    def list(self, request, *args, **kwargs):
+        # TicketSerializer's output, read as plain rows (see ticket_representations).
+        page = self.paginate_queryset(ticket_rows(self.get_queryset()))
+        return self.get_paginated_response(ticket_representations(page, self.board))
 
     def post(self, request, board_id):
         board, _ = board_for(request.user, board_id, needs=WRITE_CARDS)
