@@ -22,6 +22,9 @@ KIND_LABELS = dict(Ticket.Kind.choices)
 HYPOTHESIS_MARKS = {"open": "?", "supported": "✓", "refuted": "✗", "inconclusive": "~"}
 HYPOTHESIS_LABELS = dict(Hypothesis.Status.choices)
 _NUMBER_SLOT = 987654321
+# Avatar colours (.av-0 … .av-11 in app.css), each dark enough for white
+# initials (WCAG AA). A person keeps one colour on every card and every page.
+AVATAR_COLOURS = 12
 
 
 class CardRenderer:
@@ -33,7 +36,7 @@ class CardRenderer:
         self.now = now or timezone.now()
         self.tz = timezone.get_current_timezone()
         self.url = reverse("board:ticket", args=[board.pk, _NUMBER_SLOT]).replace(str(_NUMBER_SLOT), "{}")
-        self._people: dict[int, tuple[str, str]] = {}
+        self._people: dict[int, str] = {}
         self.people, self.epics, self.live = lookups.people, lookups.epics, lookups.live
         # Labels show in name order; label markup is the same on every card.
         self.label_html = {
@@ -42,13 +45,16 @@ class CardRenderer:
             for pk, label in lookups.labels.items()
         }
 
-    def _person(self, user) -> tuple[str, str]:
-        """(initials, full name), escaped, once per user."""
+    def _person(self, user) -> str:
+        """The avatar of a user (initials in their colour), once per user."""
         if user.pk not in self._people:
             full = user.get_full_name() or user.get_username()
             parts = (user.get_full_name() or "").split()
             initials = (parts[0][0] + parts[-1][0]) if len(parts) >= 2 else user.get_username()[:2]
-            self._people[user.pk] = (escape(initials.upper()), escape(full))
+            self._people[user.pk] = (
+                f'<span class="avatar av-{int(user.pk) % AVATAR_COLOURS}" title="{escape(full)}">'
+                f"{escape(initials.upper())}</span>"
+            )
         return self._people[user.pk]
 
     def _age(self, card) -> str:
@@ -71,8 +77,10 @@ class CardRenderer:
                 if job.metric and job.value is not None:
                     text += f" · {escape(job.metric)} {job.value:.4g}"
             title = escape(job.message or text)
+            # Out of the tab order: a card is one tab stop (its title); the
+            # run is a click away in the card.
             rows.append(
-                f'<a class="job-strip job-{escape(job.state)}" href="{escape(job.url)}" title="{title}" '
+                f'<a class="job-strip job-{escape(job.state)}" href="{escape(job.url)}" title="{title}" tabindex="-1" '
                 f'data-run="{int(job.run_id)}"><progress max="100" value="{percent}" '
                 f'aria-label="run {int(job.run_id)} progress"></progress><span>{text}</span></a>'
             )
@@ -126,24 +134,24 @@ class CardRenderer:
             flags += (f'<span class="flag flag-overdue" title="In progress longer than its '
                       f'{int(card.timebox_days)}-day timebox">Over timebox</span>')
         since = card.entered_column_at.astimezone(self.tz).strftime("%b %d, %H:%M")
-        avatar = ""
         assignee = self.people.get(card.assignee_id)
-        if assignee is not None:
-            initials, name = self._person(assignee)
-            avatar = f'<span class="avatar" title="{name}">{initials}</span>'
-        move = (f'<button type="button" class="card-move" aria-haspopup="menu" aria-label="Move {key}" '
-                f'title="Move (keyboard)">⇅</button>') if self.can_edit else ""
+        avatar = self._person(assignee) if assignee is not None else ""
+        # One tab stop per card, the title: the move button is for pointers;
+        # from the keyboard, M on the focused card opens the same menu (board.js).
+        move = (f'<button type="button" class="card-move" tabindex="-1" aria-haspopup="menu" aria-label="Move {key}" '
+                'title="Move (M on a focused card)">⇅</button>') if self.can_edit else ""
+        shortcut = ' aria-keyshortcuts="M"' if self.can_edit else ""
         return mark_safe(
             f'<li class="{classes}" id="card-{int(card.pk)}" data-id="{int(card.pk)}" '
             f'data-version="{int(card.version)}" '
             f'data-rank="{escape(card.rank)}" data-column="{int(card.column_id)}" data-key="{key}">'
             f'<div class="card-top"><span class="kind kind-{kind}">{kind_label}</span>'
-            f'<a class="card-key" href="{url}" hx-get="{url}" hx-target="#modal">{key}</a>{points}</div>'
-            f'<a class="card-title" href="{url}" hx-get="{url}" hx-target="#modal">{escape(card.title)}</a>'
+            f'<span class="card-key">{key}</span>{points}</div>'
+            f'<a class="card-title" href="{url}" hx-get="{url}" hx-target="#modal"{shortcut}>{escape(card.title)}</a>'
             f"{labels}{self._results(card)}{self.live_strip(card.pk)}"
             f'<div class="card-bottom">{flags}'
             f'<span class="age" title="In this column since {since}">{self._age(card)}</span>'
-            f'<span class="spacer"></span>{avatar}{move}</div></li>'
+            f'<span class="card-end">{avatar}{move}</span></div></li>'
         )
 
     def render_many(self, cards) -> SafeString:

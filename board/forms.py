@@ -104,6 +104,8 @@ class TicketForm(forms.Form):
         self.fields["labels"].queryset = board.labels.all()
         self.fields["epic"].queryset = board.epics.all()
         self.fields["sprint"].queryset = board.sprints.all()
+        for name, empty in (("assignee", "Nobody"), ("epic", "No epic"), ("sprint", "No sprint")):
+            self.fields[name].empty_label = empty
 
     def clean(self):
         data = super().clean()
@@ -118,6 +120,37 @@ class TicketForm(forms.Form):
     @staticmethod
     def initial_for(ticket: Ticket) -> dict:
         return {"version": ticket.version, **TicketInput.from_ticket(ticket).as_changes()}
+
+
+# The card modal saves one part at a time (views.ticket_field): each part is
+# a group of TicketForm's fields, so a part validates exactly as the whole form.
+TICKET_FIELD_GROUPS = {
+    "title": ("title",), "description": ("description",), "kind": ("kind",), "points": ("points",),
+    "assignee": ("assignee",), "labels": ("labels",), "epic": ("epic",), "sprint": ("sprint",),
+    "timebox_days": ("timebox_days",), "blocked": ("blocked", "blocked_reason"),
+}
+
+
+class TicketFieldForm(TicketForm):
+    """One part of the card (TICKET_FIELD_GROUPS). The title and description
+    carry the version their editor opened at, so a save over someone else's
+    edit is refused; a side-panel field is one value set on purpose, saved as
+    the latest (as Jira and Linear do), so quick changes to several fields
+    never refuse each other."""
+
+    VERSIONED = ("title", "description")
+
+    def __init__(self, *args, part: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.part = part
+        keep = {*TICKET_FIELD_GROUPS[part], *(("version",) if part in self.VERSIONED else ())}
+        for name in list(self.fields):
+            if name not in keep:
+                del self.fields[name]
+
+    def to_changes(self) -> dict:
+        d = self.cleaned_data
+        return {name: tuple(d[name]) if name == "labels" else d[name] for name in TICKET_FIELD_GROUPS[self.part]}
 
 
 class MoveForm(forms.Form):

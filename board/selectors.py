@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import django_filters
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Prefetch, Q, Window
+from django.db.models import Count, F, Prefetch, Q, Sum, Window
 from django.db.models.functions import RowNumber
 
 from . import live
@@ -37,6 +37,12 @@ SWIMLANES = ("", "assignee", "epic")
 ON_BOARD_COUNT = Count("tickets", filter=Q(tickets__archived_at__isnull=True))
 
 
+def shown_points(filters: TicketFilter, prefix: str = ""):
+    """The story points of the cards the filters show, as an aggregate that
+    rides along in a query the page runs anyway (the column counts)."""
+    return Sum(f"{prefix}points", filter=Q(**{f"{prefix}id__in": filters.qs.order_by().values("id")}))
+
+
 def board_list_for_user(user):
     return (
         Board.objects.filter(memberships__user=user)
@@ -59,6 +65,9 @@ def board_invitations(board: Board):
     return Invitation.objects.filter(board=board).select_related("invited_by").order_by("created_at", "id")
 
 
+ALL_SPRINTS = "all"
+
+
 class TicketFilter(django_filters.FilterSet):
     """The board's filters; they live in the URL so a filtered board can be shared."""
 
@@ -69,7 +78,8 @@ class TicketFilter(django_filters.FilterSet):
     # Bounded: an id out of the database's range is an invalid filter, not an OverflowError.
     epic = django_filters.NumberFilter(field_name="epic_id", label="Epic", min_value=1, max_value=2**63 - 1)
     blocked = django_filters.BooleanFilter(field_name="blocked", label="Blocked only")
-    # A sprint id, or "none" for the backlog (cards in no sprint).
+    # A sprint id, "none" for the backlog (cards in no sprint), or "all"
+    # (every card, also on a board whose active sprint is the default).
     sprint = django_filters.CharFilter(method="by_sprint", label="Sprint")
 
     class Meta:
@@ -96,6 +106,8 @@ class TicketFilter(django_filters.FilterSet):
         return queryset.filter(labels__name=value)
 
     def by_sprint(self, queryset, name, value):
+        if value == ALL_SPRINTS:
+            return queryset
         if value == "none":
             return queryset.filter(sprint__isnull=True)
         if value.isascii() and value.isdigit() and len(value) < 19:
@@ -105,7 +117,8 @@ class TicketFilter(django_filters.FilterSet):
 
 def board_params(params, open_sprints):
     """The board's filters, where a board with an active sprint shows that
-    sprint unless the URL names one (`?sprint=` empty means every card)."""
+    sprint unless the URL names one (`?sprint=all`, or the older empty
+    `?sprint=`, means every card)."""
     if "sprint" in params:
         return params
     active = next((s for s in open_sprints if s.state == Sprint.State.ACTIVE), None)
@@ -224,6 +237,12 @@ class Lane:
     title: str
     cells: list
 
+    @property
+    def points(self) -> int:
+        """The points of the lane's cards on the page (all of them unless a
+        cell holds more than a page): no query of its own."""
+        return sum(card.points or 0 for cell in self.cells for card in cell.cards)
+
 
 @dataclass
 class BoardPage:
@@ -231,6 +250,7 @@ class BoardPage:
     columns: list
     lanes: list
     counts: dict
+    points: dict  # column id → story points of the cards the filters show
     members: list
     labels: list
     epics: list
@@ -246,11 +266,15 @@ def board_page(board: Board, filters: TicketFilter, lanes: str = "", sprints: li
     or 10,000: columns with their counts, cards (ranked with a window
     function), their labels, members, labels, epics and sprints."""
     page_size = settings.BOARD_PAGE_SIZE
-    # 1: columns with their card counts (all cards, for WIP limits)
+    # 1: columns with their card counts (all cards, for WIP limits) and the
+    # points of the cards shown
     columns = list(
-        Column.objects.filter(board=board).annotate(n_cards=ON_BOARD_COUNT).order_by("position", "id")
+        Column.objects.filter(board=board)
+        .annotate(n_cards=ON_BOARD_COUNT, n_points=shown_points(filters, "tickets__"))
+        .order_by("position", "id")
     )
     counts = {col.pk: col.n_cards for col in columns}
+    points = {col.pk: col.n_points or 0 for col in columns}
     lane_field = lane_field_for(lanes)
     partition = [F("column_id")] + ([F(lane_field)] if lane_field else [])
     # The window ranks only (id, column, rank) of the matching cards; the wide
@@ -284,7 +308,7 @@ def board_page(board: Board, filters: TicketFilter, lanes: str = "", sprints: li
     for lane in lane_defs:
         lane.cells = [grid[(lane.key, col.pk)] for col in columns]
     return BoardPage(
-        board=board, columns=columns, lanes=lane_defs, counts=counts, members=members,
+        board=board, columns=columns, lanes=lane_defs, counts=counts, points=points, members=members,
         labels=labels, epics=epics, sprints=sprints,
         filtered=bool(filters.form.is_bound and any(filters.form.data.get(k) for k in TicketFilter.base_filters)),
         total_matching=len(cards), lookups=card_lookups(board, members, labels, epics),
@@ -328,6 +352,7 @@ class BoardChanges:
     cards: list  # changed cards that match the filters
     gone: list  # ids of changed cards that no longer match the filters
     counts: dict
+    points: dict  # column id → story points of the cards the filters show
 
 
 MAX_CHANGES = 500
@@ -344,13 +369,16 @@ def board_changes(board: Board, since: int, filters: TicketFilter) -> BoardChang
         return None
     cards = _cards(filters.qs.filter(id__in=changed_ids).order_by("rank"))
     shown = {card.pk for card in cards}
-    counts = dict(
+    per_column = (
         Ticket.objects.filter(board=board, archived_at__isnull=True)
-        .values("column_id").annotate(n=Count("id")).values_list("column_id", "n")
+        .values("column_id").annotate(n=Count("id"), p=shown_points(filters)).values_list("column_id", "n", "p")
     )
+    counts, points = {}, {}
+    for column_id, n, p in per_column:
+        counts[column_id], points[column_id] = n, p or 0
     return BoardChanges(
         version=board.version, layout_version=board.layout_version, cards=cards,
-        gone=[pk for pk in changed_ids if pk not in shown], counts=counts,
+        gone=[pk for pk in changed_ids if pk not in shown], counts=counts, points=points,
     )
 
 
@@ -437,6 +465,26 @@ def ticket_history(ticket: Ticket) -> list[HistoryEntry]:
             entries.append(HistoryEntry(e.actor, e.at, "change", FIELD_NAMES.get(e.field, e.field),
                                         e.old_display, e.new_display, who=who))
     return entries[::-1]
+
+
+@dataclass
+class ActivityItem:
+    """One line of a card's activity stream: a comment or a history entry."""
+
+    at: object
+    comment: Comment | None = None
+    entry: HistoryEntry | None = None
+
+
+def ticket_activity(ticket: Ticket) -> list[ActivityItem]:
+    """Comments and history in one stream, newest first. A comment's own
+    history line ("commented") is left out: the comment stands for it. Reads
+    only what ticket_detail prefetched, so no query per comment or event."""
+    items = [ActivityItem(e.at, entry=e) for e in ticket_history(ticket) if e.kind != "comment"]
+    items += [ActivityItem(c.created_at, comment=c)
+              for c in sorted(ticket.comments.all(), key=lambda c: (c.created_at, c.pk), reverse=True)]
+    # Stable: history keeps its board-version order among equal times.
+    return sorted(items, key=lambda item: item.at, reverse=True)
 
 
 def _append_label(details: list, name: str) -> None:

@@ -16,6 +16,7 @@ urlpatterns = [
     path("b/<int:board_id>/tickets/new/", views.ticket_create, name="ticket-create"),
     path("b/<int:board_id>/columns/<int:column_id>/more/", views.column_more, name="column-more"),
     path("b/<int:board_id>/t/<int:number>/", views.ticket_detail, name="ticket"),
+    path("b/<int:board_id>/t/<int:number>/fields/<slug:part>/", views.ticket_field, name="ticket-field"),
     path("b/<int:board_id>/t/<int:number>/comments/", views.comment_add, name="comment-add"),
     path("b/<int:board_id>/t/<int:number>/archive/", views.ticket_archive, name="ticket-archive"),
     path("b/<int:board_id>/t/<int:number>/restore/", views.ticket_archive, {"restore": True}, name="ticket-restore"),

@@ -20,7 +20,9 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from . import live, selectors, services
 from .cards import CardRenderer
+from .filter_bar import filter_bar
 from .forms import (
+    TICKET_FIELD_GROUPS,
     BoardCreateForm,
     BoardSettingsForm,
     ColumnDeleteForm,
@@ -36,6 +38,7 @@ from .forms import (
     SignupForm,
     SprintForm,
     TicketDeleteForm,
+    TicketFieldForm,
     TicketForm,
     TicketQuickAddForm,
 )
@@ -149,6 +152,7 @@ def board_detail(request, board_id):
     page = selectors.board_page(board, filters, lanes, sprints=sprints)
     return render(request, "board/board.html", {
         "page": page, "board": board, "membership": membership, "filters": filters, "lanes": lanes,
+        "bar": filter_bar(filters, page, lanes),
         "can_edit": can(membership, WRITE_CARDS), "is_owner": can(membership, ADMIN),
         "qs": selectors.filter_querystring(params), "add_form": TicketQuickAddForm(),
         "poll_interval": settings.BOARD_POLL_INTERVAL_MS, "kinds": Ticket.Kind.choices,
@@ -232,7 +236,7 @@ def board_poll(request, board_id):
     return JsonResponse({
         "version": changes.version, "layout_version": changes.layout_version, "pulse": pulse, "reload": False,
         "cards": cards, "gone": changes.gone, "counts": {str(k): v for k, v in changes.counts.items()},
-        "jobs": renderer.live_strips(),
+        "points": {str(k): v for k, v in changes.points.items()}, "jobs": renderer.live_strips(),
     })
 
 
@@ -309,6 +313,9 @@ def ticket_create(request, board_id):
     return redirect("board:detail", board_id=board.pk)
 
 
+TEXT_PARTS = ("title", "description")  # edited in place at the top of the card; the rest in the side panel
+
+
 def _ticket_or_404(board, number):
     try:
         return selectors.ticket_detail(board, int(number))
@@ -317,13 +324,15 @@ def _ticket_or_404(board, number):
 
 
 def _ticket_context(request, board, membership, ticket, form=None, comment_form=None, notice=""):
+    can_edit = can(membership, WRITE_CARDS)
+    if form is None and can_edit:  # viewers get the panel as text, no form (and no queries for its choices)
+        form = TicketForm(initial=TicketForm.initial_for(ticket), board=board, ticket=ticket, auto_id="tf-%s")
     return {
         "board": board, "ticket": ticket, "membership": membership,
-        "can_edit": can(membership, WRITE_CARDS),
-        "form": form or TicketForm(initial=TicketForm.initial_for(ticket), board=board, ticket=ticket),
+        "can_edit": can_edit, "form": form, "field_groups": TICKET_FIELD_GROUPS,
         "delete_form": TicketDeleteForm(), "is_owner": can(membership, ADMIN),
         "comment_form": comment_form or CommentForm(), "notice": notice,
-        "columns": board.columns.all(), "history": selectors.ticket_history(ticket),
+        "columns": board.columns.all(), "activity": selectors.ticket_activity(ticket),
         "hypotheses": selectors.ticket_hypotheses(ticket), "hypothesis_form": HypothesisForm(),
         "ticket_sections": live.ticket_sections(board.pk, ticket.number),
     }
@@ -340,7 +349,7 @@ def ticket_detail(request, board_id, number):
     if request.method == "GET":
         return render(request, template, _ticket_context(request, board, membership, ticket))
 
-    form = TicketForm(request.POST, board=board, ticket=ticket)
+    form = TicketForm(request.POST, board=board, ticket=ticket, auto_id="tf-%s")
     if form.is_valid():
         try:
             services.ticket_update(
@@ -362,6 +371,56 @@ def ticket_detail(request, board_id, number):
             trigger_client_event(response, "mk:changed", {})
             return response
     return render(request, template, _ticket_context(request, board, membership, ticket, form=form), status=422)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ticket_field(request, board_id, number, part):
+    """One part of the card in the modal (forms.TICKET_FIELD_GROUPS). GET
+    answers the title or description as text, or with ?edit=1 as its editor
+    (members); POST saves that part alone through services.ticket_patch and
+    answers the part again, with the activity stream and the head's flags
+    out of band. 422: the message next to the field, nothing saved; 409: the
+    card changed meanwhile, the part shows the fresh version."""
+    if part not in TICKET_FIELD_GROUPS:
+        raise Http404("No such field.")
+    editing = request.method == "POST" or request.GET.get("edit") == "1"
+    board, membership = board_for(request.user, board_id, needs=WRITE_CARDS if editing else READ)
+    ticket = _ticket_or_404(board, number)
+    if request.method == "GET":
+        if part not in TEXT_PARTS:
+            raise Http404("Only the title and the description have an editor of their own.")
+        context = _ticket_context(request, board, membership, ticket)
+        return render(request, "board/_ticket_body.html#text-part", {**context, "part": part, "editing": editing})
+
+    form = TicketFieldForm(request.POST, board=board, ticket=ticket, part=part, auto_id="tf-%s")
+    status, notice = 422, ""
+    if form.is_valid():
+        try:
+            services.ticket_patch(board=board, ticket_id=ticket.pk, actor=request.user,
+                                  changes=form.to_changes(), expected_version=form.cleaned_data.get("version"))
+        except services.Conflict as error:
+            status, notice, form = 409, str(error), None
+        except ValidationError as error:
+            _errors_to_form(form, error)
+        else:
+            status, form = 200, None
+    if not request.htmx:
+        if status == 200:
+            return redirect("board:ticket", board_id=board.pk, number=ticket.number)
+        message = notice or _error_text(ValidationError(form.errors))
+        return render(request, "board/ticket_page.html",
+                      _ticket_context(request, board, membership, _ticket_or_404(board, number), notice=message),
+                      status=status)
+    if status != 422:
+        ticket = _ticket_or_404(board, number)
+    context = _ticket_context(request, board, membership, ticket, form=form)
+    context.update(part=part, editing=status == 422 and part in TEXT_PARTS, part_notice=notice, oob=True,
+                   saved=status == 200 and part not in TEXT_PARTS)
+    response = render(request, "board/_ticket_body.html#saved", context, status=status)
+    if status == 200:
+        trigger_client_event(response, "mk:changed", {})
+    return trigger_client_event(response, "mk:ticket-version", {"ticket": ticket.pk, "version": ticket.version})
 
 
 @login_required
@@ -448,19 +507,26 @@ SETTINGS_FORMS = {
 }
 
 
+def _settings_auto_id(name: str) -> str:
+    # Several forms on the page have a "name" field: each form's ids carry its
+    # name (id_label_add_name), so every <label for> finds its own input.
+    return f"id_{name}_%s"
+
+
 def _settings_context(board, membership, bound=None, bound_name=None):
-    forms_ = {
-        "board": BoardSettingsForm(initial={"name": board.name, "key": board.key, "wip_mode": board.wip_mode,
-                                            "time_zone": board.time_zone}),
-        "invite": MemberAddForm(), "column_add": ColumnForm(), "label_add": LabelForm(),
-        "epic_add": EpicForm(initial={"color": "#7c3aed"}), "sprint_add": SprintForm(),
-        "run_moves": RunMovesForm(initial={"on_success": board.move_on_success_id,
-                                           "on_failure": board.move_on_failure_id}),
+    initial = {
+        "board": {"name": board.name, "key": board.key, "wip_mode": board.wip_mode, "time_zone": board.time_zone},
+        "epic_add": {"color": "#7c3aed"},
+        "run_moves": {"on_success": board.move_on_success_id, "on_failure": board.move_on_failure_id},
     }
+    forms_ = {name: form_class(initial=initial.get(name), auto_id=_settings_auto_id(name))
+              for name, form_class in SETTINGS_FORMS.items()}
     if bound is not None:
         forms_[bound_name] = bound
     forms_["run_moves"].offer_columns(board)  # a bound form too: the owner's choice shows again
-    columns = list(board.columns.annotate(n_cards=Count("tickets")))
+    # In board order: with an aggregate, Django leaves out Meta.ordering (GROUP BY),
+    # and a column moved left was listed where the database happened to put it.
+    columns = list(board.columns.annotate(n_cards=Count("tickets")).order_by("position", "id"))
     counts = {c.pk: c.n_cards for c in columns}
     return {
         "board": board, "membership": membership, "forms": forms_, "columns": columns, "counts": counts,
@@ -488,7 +554,7 @@ def board_settings_action(request, board_id, action, item_id=None):
     with the error next to the form that was sent (422)."""
     board, membership = board_for(request.user, board_id, needs=ADMIN)
     form_class = SETTINGS_FORMS.get(action)
-    form = form_class(request.POST) if form_class else None
+    form = form_class(request.POST, auto_id=_settings_auto_id(action)) if form_class else None
     if form_class is None and item_id is None:
         # Actions without a form of their own are about one item (a column, a
         # member, a label...): without its id in the URL there is nothing to act on.

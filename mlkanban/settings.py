@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from here (/api/docs/, /api/redoc/), not a CDN
     "axes",
     "board",
     "experiments",
@@ -354,6 +355,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "mlkanban API",
     "VERSION": "0.1.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Choice sets that share a field name (kind, status) get names of their own.
     "ENUM_NAME_OVERRIDES": {
         "TicketKindEnum": "board.models.TicketKind",

@@ -27,28 +27,63 @@
     return { after: prev ? prev.dataset.id : "", before: next ? next.dataset.id : "" };
   }
 
+  // Moves are announced to screen readers (a polite live region): where the
+  // card went, or why it did not.
+  const announcer = document.getElementById("board-announcer");
+  function announce(text) {
+    if (!announcer) return;
+    announcer.textContent = "";
+    // Emptied first, so that the same sentence twice is read twice.
+    setTimeout(() => { announcer.textContent = text; }, 50);
+  }
+  // Where the card is now, from its answer (its column and rank), whether or
+  // not the board has put it in place yet.
+  function announceMove(id, key) {
+    const card = document.getElementById("card-" + id);
+    if (!card) return;
+    const lane = card.closest(".cards") ? card.closest(".cards").dataset.lane : "";
+    const list = board.querySelector('.cards[data-column="' + card.dataset.column + '"][data-lane="' + lane + '"]');
+    const head = board.querySelector('[data-column-head="' + card.dataset.column + '"] h2');
+    let position = 1;
+    if (list) list.querySelectorAll(":scope > .card").forEach((c) => { if (c !== card && c.dataset.rank < card.dataset.rank) position += 1; });
+    announce("Moved " + key + " to " + (head ? head.textContent.trim() : "its column") + ", position " + position);
+  }
+
   // One POST per move. On a refusal (409 stale or WIP, 422 invalid) the card
   // springs back and the message shows; otherwise the answer is the card.
   function postMove(card, values, revert) {
+    const id = card.dataset.id, key = card.dataset.key;
+    let refused = false;
     card.classList.add("is-saving");
     const onBeforeSwap = (e) => {
       if (e.detail.elt !== card) return;
       card.removeEventListener("htmx:beforeSwap", onBeforeSwap);
       const xhr = e.detail.xhr;
       if (xhr.status >= 400) {
+        refused = true;
         e.detail.shouldSwap = false;
         e.detail.isError = false; // handled here, not by the generic handler
         if (revert) revert();
         card.classList.remove("is-saving");
-        toast(xhr.status === 403 ? "You cannot move cards on this board." : (xhr.responseText || "The move was refused."), "error");
+        const why = xhr.status === 403 ? "You cannot move cards on this board." : (xhr.responseText || "The move was refused.");
+        toast(why, "error");
+        announce(key + " was not moved: " + why);
         pollNow();
       }
     };
     card.addEventListener("htmx:beforeSwap", onBeforeSwap);
     return htmx.ajax("POST", moveUrl, {
       source: card, target: card, swap: "outerHTML",
-      values: Object.assign({ ticket: card.dataset.id, version: card.dataset.version }, values),
-    }).catch(() => { if (revert) revert(); card.classList.remove("is-saving"); });
+      values: Object.assign({ ticket: id, version: card.dataset.version }, values),
+    }).then(() => {
+      if (!refused) announceMove(id, key);
+      return !refused;
+    }, () => {
+      if (revert) revert();
+      card.classList.remove("is-saving");
+      announce(key + " was not moved: the server cannot be reached.");
+      return false;
+    });
   }
 
   function initSortable(list) {
@@ -61,12 +96,20 @@
       preventOnFilter: false,
       animation: 120,
       ghostClass: "card-ghost",
+      // On a touch screen a card is picked up by a short press; a swipe that
+      // starts moving within it scrolls the board instead.
+      delay: 180,
+      delayOnTouchOnly: true,
+      touchStartThreshold: 8,
       onStart: (evt) => {
         state.dragging = true;
+        board.classList.add("is-dragging"); // no column snapping while a card travels
+        if (menu && !menu.hidden) closeMenu(false);
         evt.item._origin = { from: evt.from, next: evt.item.nextElementSibling };
       },
       onEnd: (evt) => {
         state.dragging = false;
+        board.classList.remove("is-dragging");
         const card = evt.item;
         const origin = card._origin;
         if (evt.from === evt.to && evt.oldIndex === evt.newIndex) return;
@@ -77,19 +120,26 @@
     });
   }
 
-  // --- the keyboard menu ---------------------------------------------------
+  // --- the move menu ---------------------------------------------------------
+  // Opened by the ⇅ button (pointer, touch) or, from the keyboard, by M (or the
+  // context-menu key, Shift+F10) on a focused card: a card is one tab stop.
   const menu = document.getElementById("move-menu");
   let menuCard = null, menuOpener = null;
 
-  function openMenu(button) {
-    menuCard = button.closest(".card");
-    menuOpener = button;
-    menu.querySelector(".move-menu-title").textContent = "Move " + menuCard.dataset.key;
-    menu.querySelectorAll("[data-to-column]").forEach((b) => { b.hidden = b.dataset.toColumn === menuCard.dataset.column; });
-    const r = button.getBoundingClientRect();
-    menu.style.top = (window.scrollY + r.bottom + 4) + "px";
-    menu.style.left = Math.min(window.scrollX + r.left, window.scrollX + window.innerWidth - 240) + "px";
+  function openMenu(card, opener) {
+    menuCard = card;
+    menuOpener = opener;
+    menu.querySelector(".move-menu-title").textContent = "Move " + card.dataset.key;
+    menu.querySelectorAll("[data-to-column]").forEach((b) => { b.hidden = b.dataset.toColumn === card.dataset.column; });
     menu.hidden = false;
+    // Fixed to the window, below the ⇅ button (above it when there is no room),
+    // and always inside the screen, phones included.
+    const r = (card.querySelector(".card-move") || card).getBoundingClientRect();
+    const w = menu.offsetWidth, h = menu.offsetHeight, margin = 8;
+    let top = r.bottom + 4;
+    if (top + h > window.innerHeight - margin) top = r.top - h - 4;
+    menu.style.top = Math.max(margin, Math.min(top, window.innerHeight - h - margin)) + "px";
+    menu.style.left = Math.max(margin, Math.min(r.right - w, window.innerWidth - w - margin)) + "px";
     menu.querySelector("button:not([hidden])").focus();
   }
   function closeMenu(restoreFocus) {
@@ -97,15 +147,26 @@
     if (restoreFocus && menuOpener && document.body.contains(menuOpener)) menuOpener.focus();
     menuCard = null;
   }
+  // After a keyboard move the card is new markup: focus goes back to its one tab stop.
   function focusCardMenu(id) {
-    const btn = document.querySelector("#card-" + id + " .card-move");
-    if (btn) btn.focus();
+    const title = document.querySelector("#card-" + id + " .card-title");
+    if (title) title.focus();
   }
 
   if (menu) {
+    board.addEventListener("keydown", (e) => {
+      const card = e.target.closest && e.target.closest(".card");
+      if (!card || !card.querySelector(".card-move") || e.ctrlKey || e.metaKey || e.altKey) return;
+      const isM = (e.key === "m" || e.key === "M") && !e.shiftKey;
+      if (!isM && e.key !== "ContextMenu" && !(e.key === "F10" && e.shiftKey)) return;
+      e.preventDefault();
+      openMenu(card, card.querySelector(".card-title") || e.target);
+    });
+    board.addEventListener("scroll", () => { if (!menu.hidden) closeMenu(false); }, { passive: true });
+    window.addEventListener("resize", () => { if (!menu.hidden) closeMenu(false); });
     document.addEventListener("click", (e) => {
       const opener = e.target.closest(".card-move");
-      if (opener) { e.preventDefault(); openMenu(opener); return; }
+      if (opener) { e.preventDefault(); openMenu(opener.closest(".card"), opener.closest(".card").querySelector(".card-title") || opener); return; }
       const item = e.target.closest("#move-menu button");
       if (item && menuCard) {
         const card = menuCard, id = card.dataset.id;
@@ -151,12 +212,27 @@
     return true;
   }
 
-  function applyCounts(counts) {
+  function applyCounts(counts, points) {
     board.querySelectorAll("[data-column-head]").forEach((head) => {
       const id = head.dataset.columnHead, n = counts[id] || 0, wip = Number(head.dataset.wip || 0);
       head.querySelector(".count").textContent = wip ? n + " / " + wip : String(n);
       head.classList.toggle("over-wip", !!wip && n > wip);
       head.classList.toggle("at-wip", !!wip && n === wip);
+      const total = head.querySelector("[data-points-for]");
+      if (total && points) total.textContent = pointsText(points[id] || 0);
+    });
+  }
+
+  function pointsText(n) { return n + (n === 1 ? " pt" : " pts"); }
+
+  // A swimlane's points are those of its cards on the page (as the server
+  // counts them: board.selectors.Lane.points).
+  function refreshLanePoints() {
+    board.querySelectorAll("[data-lane-points-for]").forEach((el) => {
+      let sum = 0;
+      board.querySelectorAll('.lane[data-lane="' + CSS.escape(el.dataset.lanePointsFor) + '"] .card .points')
+        .forEach((p) => { sum += Number(p.textContent) || 0; });
+      el.textContent = pointsText(sum);
     });
   }
 
@@ -214,7 +290,8 @@
     let complete = true;
     data.gone.forEach((id) => { const el = document.getElementById("card-" + id); if (el) el.remove(); });
     data.cards.forEach((c) => { if (!placeCard(c.html, c)) complete = false; });
-    if (data.counts) applyCounts(data.counts);
+    if (data.counts) applyCounts(data.counts, data.points);
+    refreshLanePoints();
     if (data.jobs) applyLiveJobs(data.jobs);
     refreshEmpty();
     state.version = data.version;
@@ -283,17 +360,25 @@
   if (banner) banner.querySelector("[data-retry-now]").addEventListener("click", () => pollNow());
   schedule(pollMs);
 
-  // Filters apply as soon as they change; they live in the URL.
-  const filters = document.getElementById("filters");
-  if (filters) {
-    filters.addEventListener("change", (e) => { if (e.target.name !== "q") filters.requestSubmit(); });
+  // Focus (standup) mode: no toolbar, a bigger board; remembered per browser.
+  const focusToggle = document.querySelector("[data-focus-toggle]");
+  function setFocusMode(on) {
+    document.body.classList.toggle("focus-mode", on);
+    if (focusToggle) focusToggle.setAttribute("aria-pressed", on ? "true" : "false");
+    try { window.localStorage.setItem("mk.focusMode", on ? "1" : "0"); } catch (err) { /* private mode: not remembered */ }
   }
+  let remembered = false;
+  try { remembered = window.localStorage.getItem("mk.focusMode") === "1"; } catch (err) { remembered = false; }
+  if (remembered) setFocusMode(true);
+  if (focusToggle) focusToggle.addEventListener("click", () => setFocusMode(!document.body.classList.contains("focus-mode")));
 
   htmx.onLoad((root) => {
     (root.matches && root.matches(".cards") ? [root] : root.querySelectorAll ? root.querySelectorAll(".cards") : [])
       .forEach(initSortable);
   });
   document.querySelectorAll("#board .cards").forEach(initSortable);
+  // Cards accept drags from here on: bench/browser.py measures the time to this mark.
+  if (window.performance && performance.mark) performance.mark("board-interactive");
   refreshEmpty();
   window.mk = Object.assign(window.mk || {}, { pollNow: pollNow, boardState: state, pollRetryMs: retryMs });
 })();

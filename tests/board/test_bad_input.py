@@ -18,10 +18,14 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def field_error(content: bytes, field: str) -> str:
-    """The error text shown right under a form field (templates/_form_fields.html)."""
+    """The error text shown right under a form field: in a form of
+    templates/_form_fields.html, or in the card's side panel and in-place
+    editors (the control's id is tf-<field>; its error follows it in its form)."""
+    html = content.decode()
     match = re.search(
-        rf'<div class="field has-error field-{field}">.*?<div class="field-error" role="alert">(.*?)</div>',
-        content.decode(), re.S,
+        rf'<div class="field has-error field-{field}">.*?<div class="field-error" role="alert">(.*?)</div>', html, re.S,
+    ) or re.search(
+        rf'id="tf-{field}[^"]*"(?:(?!</form>).)*?<div class="field-error" role="alert">(.*?)</div>', html, re.S,
     )
     assert match, f"no error shown next to the field {field!r}"
     return match.group(1)

@@ -260,7 +260,7 @@ def test_a_card_title_with_html_is_escaped_in_the_card_and_its_history(client, a
     content = client.get(f"/b/{board.pk}/t/{evil_ticket.number}/", **(HTMX if htmx else {})).content.decode()
 
     assert EVIL not in content
-    history = re.search(r'<ol class="history">(.*?)</ol>', content, re.S).group(1)
+    history = re.search(r'<ol class="activity-stream"[^>]*>(.*?)</ol>', content, re.S).group(1)
     assert f"<q>Harmless at first</q> → <q>{EVIL_ESCAPED}</q>" in history
     assert_no_injected_markup(content)
 
@@ -318,7 +318,7 @@ def test_a_description_renders_markdown_without_scripts_javascript_urls_or_handl
 
     content = client.get(f"/b/{board.pk}/t/{ticket.number}/", **HTMX).content.decode()
 
-    rendered = re.search(r'<h3>Description</h3>\s*<div class="markdown">(.*?)</div>', content, re.S).group(1)
+    rendered = re.search(r'<h3[^>]*>Description</h3>\s*<div class="markdown"[^>]*>(.*?)</div>', content, re.S).group(1)
     tags = parse(rendered).tags
     assert "<strong>bold</strong>" in rendered
     assert ("a", {"href": "https://example.org/docs", "rel": "noopener noreferrer nofollow"}) in tags
@@ -413,7 +413,10 @@ def test_a_filter_matching_nothing_says_so(client, alice, board, filter_board):
 # --- swimlanes ---------------------------------------------------------------------------
 
 def _lanes(content: bytes) -> list[tuple[str, str]]:
-    return re.findall(r'<div class="lane-title">([^<]*)</div>\s*<div class="lane" data-lane="([^"]*)">', content.decode())
+    return re.findall(
+        r'<div class="lane-title"><span>([^<]*?) <span class="points-total"[^>]*>[^<]*</span></span></div>'
+        r'\s*<div class="lane" data-lane="([^"]*)">', content.decode(),
+    )
 
 
 @pytest.mark.django_db

@@ -118,6 +118,8 @@ ENDPOINTS = [
     Endpoint("column more", "GET", lambda c: f"{_b(c)}/columns/{c.columns[0].pk}/more/?after=", READ, 200),
     Endpoint("ticket detail GET", "GET", lambda c: f"{_b(c)}/t/{c.ticket.number}/", READ, 200),
     Endpoint("ticket modal GET", "GET", lambda c: f"{_b(c)}/t/{c.ticket.number}/", READ, 200, htmx=True),
+    Endpoint("ticket title as text", "GET", lambda c: f"{_b(c)}/t/{c.ticket.number}/fields/title/", READ, 200,
+             htmx=True),
     Endpoint("standup", "GET", lambda c: f"{_b(c)}/standup/", READ, 200),
     Endpoint("standup for one person", "GET", lambda c: f"{_b(c)}/standup/?since=week&person=bob", READ, 200),
     Endpoint("settings GET", "GET", lambda c: f"{_b(c)}/settings/", ADMIN, 200),
@@ -145,6 +147,10 @@ ENDPOINTS = [
              lambda c: {"title": "New from the matrix", "kind": "bug", "column": c.columns[0].pk}, htmx=True),
     Endpoint("ticket detail POST", "POST", lambda c: f"{_b(c)}/t/{c.ticket.number}/", WRITE, 200,
              _ticket_form, htmx=True),
+    Endpoint("ticket title editor", "GET", lambda c: f"{_b(c)}/t/{c.ticket.number}/fields/title/?edit=1", WRITE,
+             200, htmx=True),
+    Endpoint("ticket field save", "POST", lambda c: f"{_b(c)}/t/{c.ticket.number}/fields/points/", WRITE, 200,
+             lambda c: {"points": 5}, htmx=True),
     Endpoint("comment add", "POST", lambda c: f"{_b(c)}/t/{c.ticket.number}/comments/", WRITE, 200,
              lambda c: {"body": "A comment from the matrix"}, htmx=True),
     Endpoint("ticket archive", "POST", lambda c: f"{_b(c)}/t/{c.ticket.number}/archive/", WRITE, 200, htmx=True),
@@ -540,7 +546,7 @@ def test_the_matrix_covers_every_board_and_api_url():
     from board import api_urls, urls
 
     assert {p.name for p in urls.urlpatterns} == {
-        "index", "detail", "poll", "ticket-move", "ticket-create", "column-more", "ticket", "comment-add",
+        "index", "detail", "poll", "ticket-move", "ticket-create", "column-more", "ticket", "ticket-field", "comment-add",
         "settings", "settings-action", "settings-item", "invitation-accept", "invitation-decline",
         "ticket-archive", "ticket-restore", "ticket-delete", "standup",
         "sprints", "sprint", "sprint-start", "sprint-close", "sprint-plan",

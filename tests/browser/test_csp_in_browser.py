@@ -58,6 +58,7 @@ def test_the_board_breaks_no_csp_rule_opening_a_card_and_adding_one(page, live_s
     expect(dialog).to_have_count(0)
 
     # Quick-add (htmx POST): the card arrives and the form empties itself, no hx-on needed.
+    page.get_by_text("+ Add card").click()  # the quick-add opens under its button
     page.fill(".quick-add input[name=title]", "Added under the CSP")
     page.select_option(".quick-add select[name=column]", str(columns[1].pk))
     page.click(".quick-add button[type=submit]")
