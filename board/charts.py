@@ -195,7 +195,7 @@ def _burndown_rows(sprint: Sprint, boundaries: list[float]) -> list[tuple]:
     """The events that move the sprint's remaining work: every event of the
     cards that ever entered it, up to the last boundary."""
     return _events(sprint.board, BURNDOWN_FIELDS, tickets=_tickets_ever_in(sprint.board, [sprint.pk]),
-                   before=boundaries[-1])
+                   before=boundaries[-1], old=False)
 
 
 def sprint_burndown(sprint: Sprint, *, unit: str = "points", now: datetime | None = None) -> dict:
@@ -220,8 +220,8 @@ def sprint_burndown(sprint: Sprint, *, unit: str = "points", now: datetime | Non
         if card is None:
             card = cards[ticket_id] = _Card()
         # the card's weight in the remaining work, before and after (inline: this runs per event)
-        if card.sprint == sprint_id and card.category != DONE and card.exists and not card.archived \
-                and not card.deleted:
+        was_in = card.sprint == sprint_id
+        if was_in and card.category != DONE and card.exists and not card.archived and not card.deleted:
             total[0] -= 1 if by_tickets else (card.points or 0)
         card.apply(field, new, old, category, at)
         if card.sprint == sprint_id and card.category != DONE and card.exists and not card.archived \
@@ -230,7 +230,7 @@ def sprint_burndown(sprint: Sprint, *, unit: str = "points", now: datetime | Non
         if field == "sprint" and 1 <= k <= n_days:
             if new == sprint_id:
                 added[k - 1].append(ticket_id)
-            elif old == sprint_id:
+            elif was_in:  # the card's sprint before this event (the fold knows it: no old values fetched)
                 removed[k - 1].append(ticket_id)
 
     remaining = _fold(_burndown_rows(sprint, boundaries), boundaries, apply, lambda: total[0])

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from tests.browser.pages import sign_in
 from tests.browser.test_csp_in_browser import WATCH_CSP
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.layout, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 

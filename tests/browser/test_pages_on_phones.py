@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests.browser.sample_board import DESKTOP, PHONE, make_sample, signed_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.layout, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 PHONE_WIDTH = PHONE["viewport"]["width"]
