@@ -369,7 +369,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Board behaviour ------------------------------------------------------
 BOARD_POLL_INTERVAL_MS = env.int("BOARD_POLL_INTERVAL_MS", default=1500)
-BOARD_PAGE_SIZE = env.int("BOARD_PAGE_SIZE", default=200)
+# Cards per column on the first render and per "load more": a screen holds about ten, so the board is
+# usable before the rest arrives (loaded as each column scrolls).
+BOARD_PAGE_SIZE = env.int("BOARD_PAGE_SIZE", default=50)
 # A column is re-keyed when a move would write a key longer than this.
 RANK_MAX_LENGTH = 48
 # Content security policy, and MARKDOWN_IMAGE_HOSTS (env list, default empty): the hosts markdown images load from.

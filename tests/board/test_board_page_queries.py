@@ -1,5 +1,6 @@
 """The board page and the poll run a fixed number of SQL queries, whatever
-the number of cards; big columns are paged with an htmx "revealed" sentinel."""
+the number of cards; big columns are paged with an htmx sentinel that loads
+the next page when it scrolls into view ("intersect")."""
 
 import html
 import re
@@ -46,6 +47,13 @@ def bulk_tickets(board, n, *, users, labels, epics):
     Board.objects.filter(pk=board.pk).update(ticket_seq=board.ticket_seq + n, version=board.version + 1)
     board.refresh_from_db()
     return tickets
+
+
+@pytest.fixture(autouse=True)
+def whole_columns(settings):
+    """These tests count cards on pages that hold whole columns (up to 200 each); the
+    tests of paging set their own page size."""
+    settings.BOARD_PAGE_SIZE = 200
 
 
 @pytest.fixture
@@ -193,7 +201,7 @@ def test_filtered_poll_with_swimlanes_runs_the_same_queries_for_10_and_500_chang
 
 # --- paging a long column --------------------------------------------------------
 
-SENTINEL = re.compile(r'<li class="more" hx-get="([^"]+)" hx-trigger="revealed"')
+SENTINEL = re.compile(r'<li class="more" hx-get="([^"]+)" hx-trigger="intersect once"')
 CARD_ID = re.compile(r'<li class="card [^"]*" id="card-(\d+)"')
 
 
@@ -214,7 +222,7 @@ def long_column(board, columns, alice, settings):
 
 
 @pytest.mark.django_db
-def test_a_long_column_renders_one_page_of_cards_and_a_revealed_sentinel(client, alice, board, long_column):
+def test_a_long_column_renders_one_page_of_cards_and_a_sentinel_for_the_next(client, alice, board, long_column):
     client.force_login(alice)
 
     response = client.get(f"/b/{board.pk}/")
