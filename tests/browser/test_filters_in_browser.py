@@ -16,7 +16,7 @@ from tests.browser.pages import sign_in
 from tests.browser.sample_board import DESKTOP, PHONE, make_sample
 from tests.factories import make_ticket
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.layout, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 

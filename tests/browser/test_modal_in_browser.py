@@ -13,7 +13,7 @@ from board.models import Ticket
 from tests.browser.pages import sign_in
 from tests.factories import make_ticket
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.layout, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 

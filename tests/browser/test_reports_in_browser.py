@@ -12,7 +12,7 @@ from board import services
 from board.models import Sprint, Ticket
 from tests.browser.test_board_in_browser import sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.layout, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results"  # kept by CI as artifacts
 

@@ -12,7 +12,7 @@ from board.models import Membership
 from tests.browser.pages import sign_in
 from tests.factories import UserFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.layout, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 DESKTOP = {"viewport": {"width": 1440, "height": 900}}

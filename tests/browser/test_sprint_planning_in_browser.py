@@ -13,7 +13,7 @@ from board.models import Ticket, TicketEvent
 from tests.browser.pages import sign_in
 from tests.factories import make_ticket
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.layout, pytest.mark.django_db(transaction=True)]
 
 
 def test_dragging_a_backlog_card_into_the_sprint_plans_it(page, live_server, board, alice, bob):

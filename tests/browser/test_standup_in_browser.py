@@ -11,7 +11,7 @@ from board.models import Ticket
 from tests.browser.pages import sign_in
 from tests.factories import make_ticket
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.layout, pytest.mark.django_db(transaction=True)]
 
 
 def test_the_keyboard_walks_people_and_a_reload_keeps_the_person(browser, live_server, board, columns, alice, bob,
