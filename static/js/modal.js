@@ -71,6 +71,7 @@
   function focusTextPart(part) {
     const field = part.querySelector("[data-inline-edit] input:not([type=hidden]), [data-inline-edit] textarea");
     if (field) {
+      if (document.activeElement === field) return; // already typing: keep their caret and selection
       field.focus();
       const end = field.value.length;
       try { field.setSelectionRange(end, end); } catch (err) { /* not a text field */ }

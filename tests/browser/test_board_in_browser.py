@@ -153,6 +153,7 @@ def test_editing_a_card_in_the_modal_updates_the_board(page, live_server, board,
     page.locator(f"#card-{card.pk} .card-title").click()
     dialog = page.locator("dialog.modal")
     dialog.get_by_role("button", name="Edit the title").click()
+    expect(dialog.locator("#tf-title")).to_be_focused()  # the editor takes focus once it is in place
     dialog.locator("#tf-title").fill("Baseline: logistic regression with class weights")
     dialog.get_by_role("button", name="Save", exact=True).click()
     expect(dialog.locator("h2.ticket-title")).to_have_text("Baseline: logistic regression with class weights")
