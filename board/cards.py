@@ -111,22 +111,18 @@ class CardRenderer:
             badges.append(f'<span class="flag flag-failed" title="{why}">Run failed</span>')
         return f'<div class="card-results">{"".join(badges)}</div>' if badges else ""
 
-    def render(self, card) -> SafeString:
-        key = f"{self.board_key}-{int(card.number)}"
-        url = escape(self.url.format(int(card.number)))
-        overdue = card.timebox_exceeded(self.now)
-        kind = escape(card.kind)  # a choice, checked by the database too; escaped all the same
-        kind_label = escape(KIND_LABELS.get(card.kind, card.kind))
-        classes = f"card card-{kind}" + (" is-blocked" if card.blocked else "") + (" is-overdue" if overdue else "")
-        points = (f'<span class="points" title="Story points">{int(card.points)}</span>'
-                  if card.points is not None else "")
-        tags = []
-        epic = self.epics.get(card.epic_id)
-        if epic is not None:
-            tags.append(f'<span class="epic" style="--c: {escape(epic.color)}">{escape(epic.name)}</span>')
-        if card.label_ids:
-            tags.extend(html for _, html in sorted(self.label_html[i] for i in card.label_ids if i in self.label_html))
-        labels = f'<div class="card-labels">{"".join(tags)}</div>' if tags else ""
+    def _classes(self, card, overdue: bool) -> str:
+        return (f"card card-{escape(card.kind)}" + (" is-blocked" if card.blocked else "")
+                + (" is-overdue" if overdue else ""))
+
+    def _open_tag(self, card, key: str, classes: str) -> str:
+        return (f'<li class="{classes}" id="card-{int(card.pk)}" data-id="{int(card.pk)}" '
+                f'data-version="{int(card.version)}" '
+                f'data-rank="{escape(card.rank)}" data-column="{int(card.column_id)}" data-key="{key}">')
+
+    def _bottom(self, card, key: str, overdue: bool) -> str:
+        """Flags, the time in the column, the avatar and the move button: what
+        a move can change, besides the card's place and version."""
         flags = ""
         if card.blocked:
             flags += f'<span class="flag flag-blocked" title="Blocked: {escape(card.blocked_reason)}">Blocked</span>'
@@ -140,19 +136,44 @@ class CardRenderer:
         # from the keyboard, M on the focused card opens the same menu (board.js).
         move = (f'<button type="button" class="card-move" tabindex="-1" aria-haspopup="menu" aria-label="Move {key}" '
                 'title="Move (M on a focused card)">⇅</button>') if self.can_edit else ""
+        return (f'<div class="card-bottom">{flags}'
+                f'<span class="age" title="In this column since {since}">{self._age(card)}</span>'
+                f'<span class="card-end">{avatar}{move}</span></div>')
+
+    def render(self, card) -> SafeString:
+        key = f"{self.board_key}-{int(card.number)}"
+        url = escape(self.url.format(int(card.number)))
+        overdue = card.timebox_exceeded(self.now)
+        kind = escape(card.kind)  # a choice, checked by the database too; escaped all the same
+        kind_label = escape(KIND_LABELS.get(card.kind, card.kind))
+        points = (f'<span class="points" title="Story points">{int(card.points)}</span>'
+                  if card.points is not None else "")
+        tags = []
+        epic = self.epics.get(card.epic_id)
+        if epic is not None:
+            tags.append(f'<span class="epic" style="--c: {escape(epic.color)}">{escape(epic.name)}</span>')
+        if card.label_ids:
+            tags.extend(html for _, html in sorted(self.label_html[i] for i in card.label_ids if i in self.label_html))
+        labels = f'<div class="card-labels">{"".join(tags)}</div>' if tags else ""
         shortcut = ' aria-keyshortcuts="M"' if self.can_edit else ""
         return mark_safe(
-            f'<li class="{classes}" id="card-{int(card.pk)}" data-id="{int(card.pk)}" '
-            f'data-version="{int(card.version)}" '
-            f'data-rank="{escape(card.rank)}" data-column="{int(card.column_id)}" data-key="{key}">'
+            f"{self._open_tag(card, key, self._classes(card, overdue))}"
             f'<div class="card-top"><span class="kind kind-{kind}">{kind_label}</span>'
             f'<span class="card-key">{key}</span>{points}</div>'
             f'<a class="card-title" href="{url}" hx-get="{url}" hx-target="#modal"{shortcut}>{escape(card.title)}</a>'
             f"{labels}{self._results(card)}{self.live_strip(card.pk)}"
-            f'<div class="card-bottom">{flags}'
-            f'<span class="age" title="In this column since {since}">{self._age(card)}</span>'
-            f'<span class="card-end">{avatar}{move}</span></div></li>'
+            f"{self._bottom(card, key, overdue)}</li>"
         )
+
+    def render_moved(self, card) -> SafeString:
+        """What the move answer carries: the card's element with its new place
+        and version, and its bottom row. The client keeps the rest of the card
+        (a move changes neither its labels nor its runs), so the answer needs
+        no lookups; the poll that follows re-renders the card in full."""
+        key = f"{self.board_key}-{int(card.number)}"
+        overdue = card.timebox_exceeded(self.now)
+        return mark_safe(f"{self._open_tag(card, key, self._classes(card, overdue))}"
+                         f"{self._bottom(card, key, overdue)}</li>")
 
     def render_many(self, cards) -> SafeString:
         return mark_safe("".join(self.render(card) for card in cards))

@@ -202,19 +202,6 @@ def _cards(queryset, ids_query=None, limit=None) -> list:
     return cards
 
 
-def card_lookups_for(card: Ticket) -> CardLookups:
-    """The lookups one card needs, from a card fetched with its assignee and
-    epic (select_related): one query, for its labels."""
-    labels = list(card.labels.all())
-    card.label_ids = [label.pk for label in labels]
-    return CardLookups(
-        people={card.assignee_id: card.assignee} if card.assignee_id else {},
-        epics={card.epic_id: card.epic} if card.epic_id else {},
-        labels={label.pk: label for label in labels},
-        live={card.pk: jobs} if (jobs := live.jobs_by_ticket(card.board_id).get(card.pk)) else {},
-    )
-
-
 def lane_field_for(lanes: str) -> str | None:
     return {"assignee": "assignee_id", "epic": "epic_id"}.get(lanes)
 

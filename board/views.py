@@ -263,7 +263,9 @@ def ticket_move(request, board_id):
             messages.warning(request, result.warning)
         return redirect(reverse("board:detail", args=[board.pk]))
     card = result.ticket
-    response = HttpResponse(CardRenderer(board, selectors.card_lookups_for(card), can_edit=True).render(card))
+    people = {card.assignee_id: card.assignee} if card.assignee_id else {}
+    lookups = selectors.CardLookups(people=people, epics={}, labels={}, live={})
+    response = HttpResponse(CardRenderer(board, lookups, can_edit=True).render_moved(card))
     trigger_client_event(response, "mk:changed", {})
     if result.warning:
         _toast(response, result.warning, "warning")

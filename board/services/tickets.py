@@ -7,7 +7,6 @@ from dataclasses import dataclass, fields
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Subquery
 from fractional_indexing import generate_key_between, generate_n_keys_between
 
 from board.models import Board, Column, Comment, Epic, Membership, Sprint, Ticket
@@ -25,6 +24,7 @@ from .common import (
     lock_board,
     relation_display,
 )
+from .move_sql import read_move, take_board, write_ticket
 
 
 @dataclass
@@ -178,7 +178,13 @@ def _check_wip_on_entry(board: Board, column: Column, *, exclude_id=None) -> str
         return ""
     # counted only for columns with a limit: those hold few cards
     count = Ticket.objects.filter(column=column, archived_at__isnull=True).exclude(pk=exclude_id).count()
-    if count < column.wip_limit:
+    return _wip_verdict(board, column, count)
+
+
+def _wip_verdict(board: Board, column: Column, count: int | None) -> str:
+    """With `count` active cards already in `column`: refuse one more at a hard
+    limit, or warn past a soft one."""
+    if not column.wip_limit or count is None or count < column.wip_limit:
         return ""
     if board.wip_mode == Board.WipMode.HARD:
         raise MoveRefused(
@@ -282,17 +288,17 @@ def ticket_move(
     keyboard menu. Refusals raise Conflict, MoveRefused or ValidationError.
     """
     with transaction.atomic():
-        # One query takes the board lock and reads the target column.
-        target = (
-            Column.objects.select_related("board").select_for_update(of=("board",))
-            .filter(pk=to_column_id, board_id=board.pk).first()
-        )
-        board = target.board if target is not None else lock_board(board.pk)
-        try:
-            # assignee and epic come along for the card the view renders next
-            ticket = Ticket.objects.select_related("column", "assignee", "epic").get(pk=ticket_id, board=board)
-        except Ticket.DoesNotExist:
-            raise ValidationError({"ticket": "That card is not on this board (it may have been deleted)."}) from None
+        # The board's lock and its next version first; then one statement
+        # reads the ticket, the target column and, for a drop, the keys
+        # around the drop point (move_sql).
+        if not take_board(board.pk):
+            raise ValidationError({"board": "That board no longer exists."})
+        anchored = not position
+        read = read_move(board.pk, ticket_id, to_column_id,
+                         after_id=after_id if anchored else None, before_id=before_id if anchored else None)
+        board, ticket, target = read.board, read.ticket, read.target
+        if ticket is None:
+            raise ValidationError({"ticket": "That card is not on this board (it may have been deleted)."})
         if ticket.version != expected_version:
             raise Conflict("Someone else changed this card a moment ago; it has been refreshed. Try again.")
         if target is None:
@@ -302,11 +308,15 @@ def ticket_move(
         if target.pk == ticket.column_id:
             target = ticket.column
         changes_column = target.pk != ticket.column_id
-        warning = _check_wip_on_entry(board, target) if changes_column else ""
-        prev_key, next_key = _neighbour_keys(ticket, target, after_id, before_id, position)
+        warning = _wip_verdict(board, target, read.wip_count) if changes_column else ""
+        if anchored:
+            prev_key, next_key = _checked_neighbours(read, after_id, before_id)
+        else:
+            prev_key, next_key = _neighbour_keys(ticket, target, position)
         if not changes_column and (prev_key is None or prev_key < ticket.rank) and (
             next_key is None or ticket.rank < next_key
         ):
+            transaction.set_rollback(True)  # the version taken with the lock goes back
             return MoveResult(ticket, 0)  # dropped where it was: nothing to record
         rows = 0
         new_rank = generate_key_between(prev_key, next_key)
@@ -314,7 +324,7 @@ def ticket_move(
             new_rank, rows = _rebalance(target, ticket, prev_key)
         # Re-keyed cards change place on every open board, and "load more"
         # pages by rank: a rebalance (rare) makes open boards reload.
-        history = History(board, actor, layout=rows > 0)
+        history = History(board, actor, layout=rows > 0, version_taken=True)
         old_column, old_rank = ticket.column, ticket.rank
         ticket.rank = new_rank
         if changes_column:
@@ -324,14 +334,23 @@ def ticket_move(
             history.add(ticket, "rank", old_rank, new_rank, rank=new_rank)
         ticket.version += 1
         ticket.updated_at = history.at
-        ticket.save(update_fields=[
-            "column", "rank", "entered_column_at", "started_at", "done_at", "version", "board_version", "updated_at",
-        ])
+        write_ticket(ticket)
         history.save()
-        return MoveResult(ticket, rows + 3, warning)
+        return MoveResult(ticket, rows + (4 if rows else 3), warning)
 
 
-def _neighbour_keys(ticket, target, after_id, before_id, position):
+def _checked_neighbours(read, after_id, before_id) -> tuple[str | None, str | None]:
+    """The keys read_move found around the drop point; an anchor that is no
+    longer in the target column (moved, deleted, or the card itself) is refused."""
+    if after_id and read.prev_key is None:
+        raise ValidationError({"after": "The card above the drop point is no longer in that column."})
+    if not after_id and before_id and read.next_key is None:
+        raise ValidationError({"before": "The card below the drop point is no longer in that column."})
+    return read.prev_key, read.next_key
+
+
+def _neighbour_keys(ticket, target, position):
+    """The keys around a keyboard move: to the top or bottom, one up or down."""
     others = Ticket.objects.filter(column=target).exclude(pk=ticket.pk)
     ranks = others.order_by("rank").values_list("rank", flat=True)
     desc = others.order_by("-rank").values_list("rank", flat=True)
@@ -351,23 +370,7 @@ def _neighbour_keys(ticket, target, after_id, before_id, position):
         if not below:
             return desc.first(), None
         return below[0], (below[1] if len(below) > 1 else None)
-    if position not in (None, ""):
-        raise ValidationError({"position": "Position is top, bottom, up or down."})
-    # One query for the anchor and its true neighbour: the anchor's key comes
-    # from a subquery, so a missing anchor gives no rows or another card.
-    if after_id:
-        anchor = others.filter(pk=after_id).values("rank")[:1]
-        rows = list(others.filter(rank__gte=Subquery(anchor)).order_by("rank").values_list("pk", "rank")[:2])
-        if not rows or rows[0][0] != after_id:
-            raise ValidationError({"after": "The card above the drop point is no longer in that column."})
-        return rows[0][1], (rows[1][1] if len(rows) > 1 else None)
-    if before_id:
-        anchor = others.filter(pk=before_id).values("rank")[:1]
-        rows = list(others.filter(rank__lte=Subquery(anchor)).order_by("-rank").values_list("pk", "rank")[:2])
-        if not rows or rows[0][0] != before_id:
-            raise ValidationError({"before": "The card below the drop point is no longer in that column."})
-        return (rows[1][1] if len(rows) > 1 else None), rows[0][1]
-    return None, ranks.first()
+    raise ValidationError({"position": "Position is top, bottom, up or down."})
 
 
 def _rebalance(column: Column, moving: Ticket, prev_key: str | None) -> tuple[str, int]:

@@ -49,8 +49,22 @@
     announce("Moved " + key + " to " + (head ? head.textContent.trim() : "its column") + ", position " + position);
   }
 
+  // The move answer is the card's element with its new place and version and
+  // its bottom row (time in the column, flags): the rest of the card stays, and
+  // the poll that the answer triggers brings the card in full.
+  function applyMoveAnswer(card, html) {
+    const tpl = document.createElement("template");
+    tpl.innerHTML = html.trim();
+    const fresh = tpl.content.firstElementChild;
+    if (!fresh || fresh.id !== card.id) return;
+    card.className = fresh.className;
+    ["version", "rank", "column"].forEach((name) => { card.dataset[name] = fresh.dataset[name]; });
+    const bottom = fresh.querySelector(".card-bottom"), old = card.querySelector(".card-bottom");
+    if (bottom && old) old.replaceWith(bottom);
+  }
+
   // One POST per move. On a refusal (409 stale or WIP, 422 invalid) the card
-  // springs back and the message shows; otherwise the answer is the card.
+  // springs back and the message shows; otherwise the answer updates the card.
   function postMove(card, values, revert) {
     const id = card.dataset.id, key = card.dataset.key;
     let refused = false;
@@ -59,7 +73,11 @@
       if (e.detail.elt !== card) return;
       card.removeEventListener("htmx:beforeSwap", onBeforeSwap);
       const xhr = e.detail.xhr;
-      if (xhr.status >= 400) {
+      if (xhr.status < 400) {
+        e.detail.shouldSwap = false;
+        applyMoveAnswer(card, xhr.responseText);
+        card.classList.remove("is-saving");
+      } else {
         refused = true;
         e.detail.shouldSwap = false;
         e.detail.isError = false; // handled here, not by the generic handler
@@ -73,7 +91,7 @@
     };
     card.addEventListener("htmx:beforeSwap", onBeforeSwap);
     return htmx.ajax("POST", moveUrl, {
-      source: card, target: card, swap: "outerHTML",
+      source: card, target: card, swap: "none",
       values: Object.assign({ ticket: id, version: card.dataset.version }, values),
     }).then(() => {
       if (!refused) announceMove(id, key);

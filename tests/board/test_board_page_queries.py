@@ -199,6 +199,76 @@ def test_filtered_poll_with_swimlanes_runs_the_same_queries_for_10_and_500_chang
     assert len(data["cards"]) + len(data["gone"]) == n
 
 
+# The move over HTTP (board.js posts one per drop), whatever the board holds:
+#   1  the user (the session comes from the cache)
+#   2  the membership with its board
+#   3  UPDATE the board's version: takes the board's lock (services.move_sql)
+#   4  the board, the ticket, both columns, the assignee, the WIP count and
+#      the keys around the drop point, in one SELECT
+#   5  UPDATE the ticket
+#   6  INSERT its event
+# plus SAVEPOINT and RELEASE here, where the test's transaction encloses the
+# move's (a request has BEGIN and COMMIT instead). The answer is the card's
+# place, version and bottom row: no lookups of labels, epics or runs.
+MOVE_QUERIES = 6 + 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n", [10, 500])
+def test_a_move_runs_the_same_queries_and_writes_three_rows_for_10_and_500_cards(
+    client, alice, big_board, n, django_assert_num_queries
+):
+    board = big_board(n)
+    card = Ticket.objects.filter(board=board, assignee__isnull=False, labels__isnull=False).order_by("rank").first()
+    target = board.columns.exclude(pk=card.column_id).order_by("position").first()
+    anchor = Ticket.objects.filter(column=target).order_by("rank").first()
+    client.force_login(alice)
+
+    with django_assert_num_queries(MOVE_QUERIES) as captured:
+        response = client.post(f"/b/{board.pk}/move/", {
+            "ticket": card.pk, "version": card.version, "column": target.pk, "after": anchor.pk,
+        }, **HTMX)
+
+    assert response.status_code == 200
+    assert f'data-column="{target.pk}"' in response.content.decode()
+    writes = [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert len(writes) == 3
+    assert list(Ticket.objects.filter(column=target).order_by("rank").values_list("pk", flat=True))[:2] == [
+        anchor.pk, card.pk,
+    ]
+
+
+# "Load more" (a column's sentinel scrolled into view), for any column length:
+#   1  the user
+#   2  the membership with its board
+#   3  the column
+#   4  the next page of cards, only the fields a card shows
+#   5  their label ids
+#   6  the members with their users   \
+#   7  the board's epics                > what the card renderer looks ids up in
+#   8  the board's labels              /
+#   9  the queued and running training jobs
+LOAD_MORE_QUERIES = 9
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("n", [150, 600])
+def test_load_more_runs_the_same_queries_for_a_short_and_a_long_board(
+    client, alice, big_board, n, settings, django_assert_num_queries
+):
+    settings.BOARD_PAGE_SIZE = 10
+    board = big_board(n)
+    column = board.columns.order_by("position").first()
+    tenth = Ticket.objects.filter(column=column).order_by("rank")[9]
+    client.force_login(alice)
+
+    with django_assert_num_queries(LOAD_MORE_QUERIES):
+        response = client.get(f"/b/{board.pk}/columns/{column.pk}/more/?after={tenth.rank}", **HTMX)
+
+    assert response.status_code == 200
+    assert len(_card_ids(response.content)) == 10
+
+
 # --- paging a long column --------------------------------------------------------
 
 SENTINEL = re.compile(r'<li class="more" hx-get="([^"]+)" hx-trigger="intersect once"')

@@ -120,17 +120,22 @@ def test_the_next_page_of_a_column_is_a_fragment(client, alice, board, columns, 
 
 
 @pytest.mark.django_db
-def test_the_move_answer_is_the_moved_card_as_a_fragment(client, alice, board, columns, ticket):
+def test_the_move_answer_is_the_cards_new_place_version_and_bottom_row(client, alice, board, columns, ticket):
     client.force_login(alice)
 
     response = client.post(f"/b/{board.pk}/move/",
                            {"ticket": ticket.pk, "version": 1, "column": columns[2].pk}, **HTMX)
 
     assert response.status_code == 200
-    assert "<html" not in response.content.decode()
+    content = response.content.decode()
+    assert "<html" not in content
     assert card_ids(response.content) == [ticket.pk]
-    assert f'data-column="{columns[2].pk}"' in response.content.decode()
-    assert 'data-version="2"' in response.content.decode()
+    assert f'data-column="{columns[2].pk}"' in content
+    assert 'data-version="2"' in content
+    assert '<span class="age" title="In this column since' in content  # the clock restarts in the new column
+    # The title, labels and runs stay as the board shows them: a move does not change them.
+    assert "card-title" not in content
+    # The board polls at once and gets the card in full.
     assert "mk:changed" in response.headers["HX-Trigger"]
 
 
