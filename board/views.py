@@ -85,7 +85,7 @@ def signup(request):
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="mlkanban.auth.ModelBackend")
         messages.success(request, f"Welcome, {user.get_username()}. Create a board or ask an owner to invite you.")
         return redirect("board:index")
     return render(request, "registration/signup.html", {"form": form}, status=422 if form.errors else 200)

@@ -33,6 +33,35 @@ def log_in(client, username="sam", password=PASSWORD):
     return client
 
 
+# --- who a session belongs to (mlkanban.auth.ModelBackend.get_user) -----------------
+
+def test_a_session_loads_the_same_user_the_orm_would(sam):
+    from mlkanban.auth import ModelBackend
+
+    loaded = ModelBackend().get_user(str(sam.pk))
+    expected = get_user_model().objects.get(pk=sam.pk)
+    names = [f.attname for f in get_user_model()._meta.concrete_fields]
+    assert [getattr(loaded, n) for n in names] == [getattr(expected, n) for n in names]
+    assert loaded.get_session_auth_hash() == expected.get_session_auth_hash()
+
+
+@pytest.mark.parametrize("user_id", ["not-a-number", "", "0", "-3", str(10**30), "12\x00", "١٢"])
+def test_a_session_with_a_hostile_user_id_belongs_to_no_one(sam, user_id):
+    from mlkanban.auth import ModelBackend
+
+    assert ModelBackend().get_user(user_id) is None
+
+
+def test_a_deactivated_users_session_opens_nothing(client, sam):
+    log_in(client)
+    assert client.get("/").status_code == 200
+    get_user_model().objects.filter(pk=sam.pk).update(is_active=False)
+
+    response = client.get("/")
+
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
 def test_the_password_page_needs_a_signed_in_user(client, db):
     response = client.get("/accounts/password/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")

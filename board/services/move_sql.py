@@ -108,15 +108,16 @@ def _execute_read(cursor, anchor: str, params: dict) -> None:
     raw = connection.connection
     prepared = _PREPARED.setdefault(raw, set())
     name = f"mlkanban_move_read_{anchor}"
+    used = [p for p in _PARAMS if f"%({p})s" in _SQL[anchor]]  # "top" has no anchor
     if name not in prepared:
         text = _SQL[anchor]
-        for i, param in enumerate(_PARAMS, start=1):
+        for i, param in enumerate(used, start=1):
             text = text.replace(f"%({param})s", f"${i}")
         # Once per connection, not per move: outside Django's query log.
         with raw.cursor() as plain:
             plain.execute(f"PREPARE {name} AS {text}")
         prepared.add(name)
-    cursor.execute(f"EXECUTE {name}(%(b)s, %(t)s, %(c)s, %(a)s)", params)
+    cursor.execute(f"EXECUTE {name}({', '.join(f'%({p})s' for p in used)})", params)
 
 
 def read_move(board_id: int, ticket_id: int, column_id: int, *, after_id=None, before_id=None) -> MoveRead:
