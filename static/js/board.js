@@ -150,15 +150,18 @@
     menu.querySelector(".move-menu-title").textContent = "Move " + card.dataset.key;
     menu.querySelectorAll("[data-to-column]").forEach((b) => { b.hidden = b.dataset.toColumn === card.dataset.column; });
     menu.hidden = false;
-    // Fixed to the window, below the ⇅ button (above it when there is no room),
-    // and always inside the screen, phones included.
+    placeMenu(card);
+    menu.querySelector("button:not([hidden])").focus();
+  }
+  // Fixed to the window, below the ⇅ button (above it when there is no room),
+  // and always inside the screen, phones included.
+  function placeMenu(card) {
     const r = (card.querySelector(".card-move") || card).getBoundingClientRect();
     const w = menu.offsetWidth, h = menu.offsetHeight, margin = 8;
     let top = r.bottom + 4;
     if (top + h > window.innerHeight - margin) top = r.top - h - 4;
     menu.style.top = Math.max(margin, Math.min(top, window.innerHeight - h - margin)) + "px";
     menu.style.left = Math.max(margin, Math.min(r.right - w, window.innerWidth - w - margin)) + "px";
-    menu.querySelector("button:not([hidden])").focus();
   }
   function closeMenu(restoreFocus) {
     menu.hidden = true;
@@ -180,7 +183,15 @@
       e.preventDefault();
       openMenu(card, card.querySelector(".card-title") || e.target);
     });
-    board.addEventListener("scroll", () => { if (!menu.hidden) closeMenu(false); }, { passive: true });
+    // The board scrolls under an open menu (focusing a card scrolls it into
+    // view, and snapping may still be settling): the menu follows its card,
+    // and closes once the card has left the board's box.
+    board.addEventListener("scroll", () => {
+      if (menu.hidden || !menuCard) return;
+      const r = menuCard.getBoundingClientRect(), box = board.getBoundingClientRect();
+      if (r.right < box.left || r.left > box.right || r.bottom < box.top || r.top > box.bottom) closeMenu(false);
+      else placeMenu(menuCard);
+    }, { passive: true });
     window.addEventListener("resize", () => { if (!menu.hidden) closeMenu(false); });
     document.addEventListener("click", (e) => {
       const opener = e.target.closest(".card-move");
